@@ -1,0 +1,2 @@
+"""Version of hexa_mm."""
+__version__ = '0.1.0'
