@@ -1,0 +1,4 @@
+"""Transforms that mmpretrain lacks or that need a fix."""
+from .color_jitter import ColorJitter, adjust_hue
+
+__all__ = ['ColorJitter', 'adjust_hue']
