@@ -38,8 +38,7 @@ def extract_features(model: nn.Module,
         labels.extend(int(s.gt_label.flatten()[0])
                       for s in data['data_samples'])
         if bar is not None:
-            for _ in range(inputs.shape[0]):
-                bar.update()
+            bar.update(inputs.shape[0])
     if bar is not None:
         print()
     return torch.cat(feats).cpu(), torch.tensor(labels)

@@ -9,6 +9,7 @@ from mmpretrain.structures import DataSample
 from torch import nn
 
 from hexa_mm.registry import MODELS
+from hexa_mm.utils import ConfigError
 from ..hard_examples.base import BaseHardExample
 from ..losses import soft_cross_entropy
 from ..utils import CleanPass, PseudoLabels
@@ -59,14 +60,15 @@ class PseudoLabelAlgorithm(BaseSelfSupervisor):
         for cfg in hard_examples or []:
             generator = MODELS.build(cfg) if isinstance(cfg, dict) else cfg
             if not isinstance(generator, BaseHardExample):
-                raise TypeError(f'hard_examples: {type(generator).__name__} '
-                                'is not a hexa_mm BaseHardExample.')
+                raise ConfigError(
+                    f'hard_examples: {type(generator).__name__} is not a '
+                    'hexa_mm BaseHardExample.')
             generator.check_algorithm(self)
             self.hard_examples.append(generator)
         names = [g.name for g in self.hard_examples]
         if len(set(names)) != len(names):
-            raise ValueError(f'hard_examples: names {names} must be unique; '
-                             'set `name=` on repeated generators.')
+            raise ConfigError(f'hard_examples: names {names} must be '
+                              'unique; set `name=` on repeated generators.')
 
     # ------------------------------------------------------------------
     # The pseudo-label interface.
@@ -268,10 +270,12 @@ class PseudoLabelAlgorithm(BaseSelfSupervisor):
         reference = None
         for generator in self.hard_examples:
             views, hard_labels, scalars = generator(self, clean, labels)
+            with generator.encoding(self):
+                hard_embeddings = self.encode_views(views)
             hard = [
                 self.pseudo_label_loss(
                     self.classify(e, hard_labels), hard_labels.probs)
-                for e in self.encode_views(views)
+                for e in hard_embeddings
             ]
             hard_loss = sum(hard) / len(hard)
             losses[f'loss_{generator.name}'] = generator.weight * hard_loss

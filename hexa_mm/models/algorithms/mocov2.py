@@ -10,6 +10,7 @@ from mmpretrain.structures import DataSample
 from torch import nn
 
 from hexa_mm.registry import MODELS
+from hexa_mm.utils import ConfigError
 from ..utils import PseudoLabels
 from .base import PseudoLabelAlgorithm
 
@@ -56,9 +57,9 @@ class MoCoV2(PseudoLabelAlgorithm):
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[Union[List[dict], dict]] = None) -> None:
         if queue_len < 1:
-            raise ValueError(f'MoCoV2: queue_len={queue_len} must be >= 1.')
+            raise ConfigError(f'MoCoV2: queue_len={queue_len} must be >= 1.')
         if temperature <= 0:
-            raise ValueError(
+            raise ConfigError(
                 f'MoCoV2: temperature={temperature} must be > 0.')
         super().__init__(
             backbone=backbone,
@@ -84,7 +85,7 @@ class MoCoV2(PseudoLabelAlgorithm):
             dataset_size (int): Number of training samples (unused).
         """
         if self.queue_len % global_batch_size:
-            raise ValueError(
+            raise ConfigError(
                 f'MoCoV2: queue_len={self.queue_len} is not a multiple of the '
                 f'global batch size {global_batch_size}; set model.queue_len '
                 f'to a multiple of it (e.g. '

@@ -1,10 +1,12 @@
 """The base of hard-example generators."""
 from abc import ABCMeta, abstractmethod
-from typing import Dict, List, Tuple
+from contextlib import nullcontext
+from typing import ContextManager, Dict, List, Tuple
 
 import torch
 from torch import nn
 
+from hexa_mm.utils import ConfigError
 from ..utils import CleanPass, PseudoLabels
 
 #: The methods of the pseudo-label interface a generator may call.
@@ -32,13 +34,16 @@ class BaseHardExample(nn.Module, metaclass=ABCMeta):
     def __init__(self, weight: float = 1.0, name: str = 'hard') -> None:
         super().__init__()
         if weight < 0:
-            raise ValueError(f'{type(self).__name__}: weight={weight} must be '
-                             '>= 0.')
+            raise ConfigError(f'{type(self).__name__}: weight={weight} must '
+                              'be >= 0.')
         self.weight = float(weight)
         self.name = name
 
     def check_algorithm(self, algorithm: nn.Module) -> None:
         """Raise a clear error if ``algorithm`` lacks the interface.
+
+        Called once when the algorithm is built; a generator that keeps
+        per-algorithm modules (e.g. auxiliary norms) creates them here.
 
         Args:
             algorithm (nn.Module): The algorithm this generator serves.
@@ -46,10 +51,21 @@ class BaseHardExample(nn.Module, metaclass=ABCMeta):
         missing = [m for m in INTERFACE if not callable(
             getattr(algorithm, m, None))]
         if missing:
-            raise TypeError(
+            raise ConfigError(
                 f'{type(self).__name__} needs an algorithm built on '
                 'hexa_mm.models.PseudoLabelAlgorithm; '
                 f'{type(algorithm).__name__} lacks {", ".join(missing)}.')
+
+    def encoding(self, algorithm: nn.Module) -> ContextManager:
+        """The context in which the algorithm encodes this generator's views.
+
+        Args:
+            algorithm (nn.Module): The algorithm.
+
+        Returns:
+            ContextManager: Defaults to one that changes nothing.
+        """
+        return nullcontext()
 
     @abstractmethod
     def forward(

@@ -1,0 +1,35 @@
+# hexa_mm: `make demo` runs the demo, `make test` the tests. Both create or
+# update the project venv first; a second run installs nothing.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.hexa_mm-installed
+REQS := requirements/runtime.txt requirements/mminstall.txt \
+        requirements/tests.txt requirements/pinned.txt setup.py
+PIP := $(PY) -m pip install -q --disable-pip-version-check -c requirements/pinned.txt
+
+.PHONY: install install-full demo test clean
+
+install: $(STAMP)
+
+$(STAMP): $(REQS)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) 'setuptools<81' wheel
+	$(PIP) torch==2.14.1 torchvision==0.29.1
+	@# keep a full mmcv (make install-full) rather than add mmcv-lite over it
+	@if $(PY) -m pip show -q mmcv >/dev/null 2>&1; then \
+	  grep -v '^mmcv-lite' requirements/mminstall.txt > $(VENV)/mminstall.txt; \
+	else cp requirements/mminstall.txt $(VENV)/mminstall.txt; fi
+	$(PIP) -r requirements/runtime.txt -r $(VENV)/mminstall.txt -r requirements/tests.txt
+	$(PIP) --no-deps --no-build-isolation -e .
+	@touch $@
+	@echo "installed into $(VENV)"
+
+demo: install
+	PYTHON=$(PY) bash tools/demo.sh
+
+test: install
+	$(PY) -m pytest tests -q -p no:cacheprovider
+
+clean:
+	rm -rf work_dirs/demo

@@ -1,0 +1,218 @@
+"""Spherical k-means over rows spread across processes.
+
+DeepCluster-v2 (Caron et al. 2020, https://arxiv.org/abs/2006.09882)
+clusters a memory bank of unit embeddings that every process holds a part
+of. :func:`spherical_kmeans` runs the same k-means on every process and
+combines the parts with ``all_reduce`` (mmengine's, so one process needs no
+process group), so that every process ends with the same centroids.
+
+The result does not depend on how the rows are split over processes or
+ordered within a process:
+
+* rows carry sample ids (``index``), and the initial centroids are the rows
+  of ``num_clusters`` ids drawn from the ids present on any process, by a
+  generator seeded with ``seed``;
+* the M step accumulates in float64, so the float32 centroids come out the
+  same (up to float64 rounding) whatever the summation order.
+
+**Empty clusters** keep their previous centroid, as in the reference
+implementation (facebookresearch/swav ``main_deepclusterv2.py``): the
+centroid stays a unit vector in the data's region and may win rows back at
+the next E step. Clusters that are still empty after the last iteration
+are counted in :attr:`KMeansResult.num_empty`.
+"""
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from mmengine.dist import all_reduce, get_world_size
+
+from hexa_mm.utils import ConfigError
+
+__all__ = ['KMeansResult', 'spherical_kmeans', 'assignment_table']
+
+
+@dataclass
+class KMeansResult:
+    """What :func:`spherical_kmeans` returns.
+
+    Args:
+        centroids (torch.Tensor): Unit centroids, (K, D), the same on every
+            process.
+        assignments (torch.Tensor): Cluster of each local row, (N, ), long:
+            the most similar centroid of the final E step.
+        counts (torch.Tensor): Rows per cluster over all processes, (K, ),
+            long, from the final E step.
+    """
+
+    centroids: torch.Tensor
+    assignments: torch.Tensor
+    counts: torch.Tensor
+
+    @property
+    def num_empty(self) -> int:
+        """Number of clusters that hold no row after the final E step."""
+        return int((self.counts == 0).sum())
+
+
+def spherical_kmeans(x: torch.Tensor,
+                     num_clusters: int,
+                     num_iters: int = 10,
+                     index: Optional[torch.Tensor] = None,
+                     num_samples: Optional[int] = None,
+                     seed: int = 0,
+                     chunk_size: int = 4096) -> KMeansResult:
+    """Spherical k-means of unit rows, distributed over processes.
+
+    ``num_iters`` iterations of an E step (each row to its most similar
+    centroid by dot product) and an M step (each non-empty centroid to the
+    normalised sum of its rows), then a final E step for the assignments:
+    ``num_iters + 1`` matrix products of ``x`` with the centroids, computed
+    ``chunk_size`` rows at a time so that the score matrix never exceeds
+    ``chunk_size * num_clusters`` entries.
+
+    Args:
+        x (torch.Tensor): This process's rows, (N, D), each of unit norm.
+        num_clusters (int): Number of clusters K.
+        num_iters (int): Number of E+M iterations. Defaults to 10.
+        index (torch.Tensor, optional): Sample id of each row, (N, ), unique
+            over all processes. Required when distributed; defaults to
+            ``arange(N)`` on one process.
+        num_samples (int, optional): One more than the largest possible id.
+            Defaults to ``N`` on one process; required when distributed.
+        seed (int): Seed of the draw of the initial centroids; must be the
+            same on every process. Defaults to 0.
+        chunk_size (int): Rows scored at a time. Defaults to 4096.
+
+    Returns:
+        KMeansResult: Centroids, local assignments and global cluster sizes.
+
+    Raises:
+        ConfigError: If fewer rows than clusters exist over all processes.
+    """
+    if x.dim() != 2:
+        raise ValueError(f'spherical_kmeans: x must be (N, D), got '
+                         f'{tuple(x.shape)}.')
+    if num_clusters < 1 or num_iters < 0 or chunk_size < 1:
+        raise ValueError(
+            f'spherical_kmeans: num_clusters={num_clusters} and '
+            f'chunk_size={chunk_size} must be >= 1, num_iters={num_iters} '
+            '>= 0.')
+    if index is None or num_samples is None:
+        if get_world_size() > 1:
+            raise ValueError('spherical_kmeans: index and num_samples are '
+                             'required when distributed.')
+        index = torch.arange(x.shape[0], device=x.device)
+        num_samples = x.shape[0]
+    if index.shape != x.shape[:1]:
+        raise ValueError(f'spherical_kmeans: index {tuple(index.shape)} does '
+                         f'not match x {tuple(x.shape)}.')
+    index = index.to(device=x.device, dtype=torch.long)
+    centroids = _initial_centroids(x, index, num_samples, num_clusters, seed)
+    assignments = torch.empty(x.shape[0], dtype=torch.long, device=x.device)
+    scores = x.new_empty(min(chunk_size, x.shape[0]), num_clusters)
+    dim = x.shape[1]
+    for _ in range(num_iters):
+        # one tensor for the sums and the counts: a single all_reduce
+        acc = torch.zeros(
+            num_clusters, dim + 1, dtype=torch.float64, device=x.device)
+        for start in range(0, x.shape[0], chunk_size):
+            rows = x[start:start + chunk_size]
+            assigned = _assign(rows, centroids, scores,
+                               assignments[start:start + chunk_size])
+            acc[:, :dim].index_add_(0, assigned, rows.double())
+            acc[:, dim] += torch.bincount(assigned, minlength=num_clusters)
+        all_reduce(acc)
+        updated = F.normalize(acc[:, :dim], dim=1).to(x.dtype)
+        centroids = torch.where(acc[:, dim:] > 0, updated, centroids)
+    for start in range(0, x.shape[0], chunk_size):
+        _assign(x[start:start + chunk_size], centroids, scores,
+                assignments[start:start + chunk_size])
+    counts = torch.bincount(assignments, minlength=num_clusters)
+    all_reduce(counts)
+    return KMeansResult(centroids, assignments, counts)
+
+
+def _assign(rows: torch.Tensor, centroids: torch.Tensor,
+            scores: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """E step of a chunk: the most similar centroid of each row.
+
+    Args:
+        rows (torch.Tensor): A chunk of rows, (n, D).
+        centroids (torch.Tensor): Centroids, (K, D).
+        scores (torch.Tensor): Scratch space of at least n rows, (>=n, K).
+        out (torch.Tensor): Where the assignments go, (n, ), long.
+
+    Returns:
+        torch.Tensor: ``out``.
+    """
+    part = scores[:rows.shape[0]]
+    torch.mm(rows, centroids.t(), out=part)
+    return torch.argmax(part, dim=1, out=out)
+
+
+def _initial_centroids(x: torch.Tensor, index: torch.Tensor,
+                       num_samples: int, num_clusters: int,
+                       seed: int) -> torch.Tensor:
+    """The rows of ``num_clusters`` random sample ids present anywhere.
+
+    Args:
+        x (torch.Tensor): This process's rows, (N, D).
+        index (torch.Tensor): Their sample ids, (N, ).
+        num_samples (int): One more than the largest possible id.
+        num_clusters (int): Number of centroids K.
+        seed (int): Seed of the draw.
+
+    Returns:
+        torch.Tensor: Unit centroids, (K, D), the same on every process.
+    """
+    if index.numel() and (index.min() < 0 or index.max() >= num_samples):
+        raise ValueError(f'spherical_kmeans: ids must lie in [0, '
+                         f'{num_samples}), got [{int(index.min())}, '
+                         f'{int(index.max())}].')
+    present = torch.zeros(num_samples, dtype=torch.int32, device=x.device)
+    present.index_add_(0, index, torch.ones_like(index, dtype=torch.int32))
+    all_reduce(present)
+    if num_samples and int(present.max()) > 1:
+        raise ValueError('spherical_kmeans: a sample id occurs in more than '
+                         'one row over the processes; ids must be unique.')
+    ids = torch.nonzero(present).squeeze(1)
+    if ids.numel() < num_clusters:
+        raise ConfigError(
+            f'k-means: {num_clusters} clusters but only {ids.numel()} '
+            'samples in the memory bank; use fewer prototypes (clusters) '
+            'than training samples.')
+    generator = torch.Generator().manual_seed(seed)
+    chosen = ids[torch.randperm(ids.numel(), generator=generator)
+                 [:num_clusters].to(x.device)]
+    slot = torch.full((num_samples, ), -1, dtype=torch.long, device=x.device)
+    slot[chosen] = torch.arange(num_clusters, device=x.device)
+    local = slot[index]
+    mine = local >= 0
+    init = torch.zeros(
+        num_clusters, x.shape[1], dtype=torch.float64, device=x.device)
+    init.index_add_(0, local[mine], x[mine].double())
+    all_reduce(init)
+    return F.normalize(init, dim=1).to(x.dtype)
+
+
+def assignment_table(assignments: torch.Tensor, index: torch.Tensor,
+                     num_samples: int) -> torch.Tensor:
+    """Every process's assignments, as one table indexed by sample id.
+
+    Args:
+        assignments (torch.Tensor): Cluster of each local row, (N, ).
+        index (torch.Tensor): Sample id of each local row, (N, ), unique over
+            the processes.
+        num_samples (int): Length of the table.
+
+    Returns:
+        torch.Tensor: (num_samples, ) long: the cluster of each sample, -1
+        for ids that no process holds. The same on every process.
+    """
+    table = torch.zeros(
+        num_samples, dtype=torch.long, device=assignments.device)
+    table[index.to(assignments.device)] = assignments + 1
+    all_reduce(table)
+    return table - 1

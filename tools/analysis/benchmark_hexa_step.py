@@ -1,0 +1,146 @@
+"""Time a HEXA training step against the plain algorithm's, in one process.
+
+Builds three models from one HEXA config, with identical initial weights:
+the algorithm without hard examples (e.g. MoCo-v2), HEXA with the naive
+attack (a fresh forward pass for the first gradient, ``reuse_clean_pass``
+off) and HEXA with the first attack gradient taken from the clean forward
+pass. Each repeat runs one full ``train_step`` (data preprocessing, loss,
+backward, SGD step, momentum encoder) of every variant in turn on the same
+random batch, after warm-up; the median step time of each variant and its
+ratio to the plain one are printed.
+
+Example::
+
+    OMP_NUM_THREADS=1 python tools/analysis/benchmark_hexa_step.py \\
+        configs/hexa_mocov2/hexa-mocov2_resnet18_2xb64-coslr-30e_digits.py
+"""
+import argparse
+import copy
+import statistics
+import time
+from typing import Dict, List
+
+import torch
+from mmengine.config import Config
+from mmengine.optim import OptimWrapper
+from mmpretrain.structures import DataSample
+
+from hexa_mm.registry import MODELS
+from hexa_mm.utils import register_all_modules
+
+DEFAULT_CONFIG = ('configs/hexa_mocov2/'
+                  'hexa-mocov2_resnet18_2xb64-coslr-30e_digits.py')
+
+
+def parse_args() -> argparse.Namespace:
+    """Parse the command line.
+
+    Returns:
+        argparse.Namespace: The arguments.
+    """
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config', nargs='?', default=DEFAULT_CONFIG,
+                        help='a HEXA config (its hard_examples are timed)')
+    parser.add_argument('--batch', type=int, default=None,
+                        help='images per step (default: the config\'s)')
+    parser.add_argument('--size', type=int, default=32,
+                        help='view size in pixels (default: 32)')
+    parser.add_argument('--repeats', type=int, default=10,
+                        help='timed steps per variant (default: 10)')
+    parser.add_argument('--warmup', type=int, default=3,
+                        help='untimed steps per variant (default: 3)')
+    parser.add_argument('--device', default='cpu', help='cpu or cuda')
+    return parser.parse_args()
+
+
+def build_variants(cfg: Config) -> Dict[str, torch.nn.Module]:
+    """The plain, naive HEXA and optimised HEXA models, same weights.
+
+    Args:
+        cfg (Config): A config whose model has ``hard_examples``.
+
+    Returns:
+        dict[str, nn.Module]: The three models, by name.
+    """
+    hard = cfg.model.get('hard_examples') or []
+    if not hard:
+        raise SystemExit(f'error: {cfg.filename} has no hard_examples.')
+    variants = {'plain': [], 'HEXA naive': hard, 'HEXA optimised': hard}
+    models = {}
+    for name, generators in variants.items():
+        generators = copy.deepcopy(generators)
+        for gen in generators:
+            if gen.get('type') == 'AdversarialHardExample':
+                gen['reuse_clean_pass'] = name == 'HEXA optimised'
+        model_cfg = copy.deepcopy(cfg.model)
+        model_cfg.hard_examples = generators
+        torch.manual_seed(0)
+        models[name] = MODELS.build(model_cfg)
+    return models
+
+
+def time_steps(models: Dict[str, torch.nn.Module], data: dict, repeats: int,
+               warmup: int, device: str) -> Dict[str, List[float]]:
+    """Run the variants in turn; time each train step.
+
+    Args:
+        models (dict[str, nn.Module]): The models, by name.
+        data (dict): One batch as the data loader gives it.
+        repeats (int): Timed steps per variant.
+        warmup (int): Untimed steps per variant.
+        device (str): The device.
+
+    Returns:
+        dict[str, list[float]]: Step times in seconds, by name.
+    """
+    wrappers = {}
+    for name, model in models.items():
+        model.to(device).train()
+        wrappers[name] = OptimWrapper(
+            torch.optim.SGD(
+                model.parameters(), lr=0.03, momentum=0.9,
+                weight_decay=1e-4))
+    times = {name: [] for name in models}
+    for step in range(warmup + repeats):
+        for name, model in models.items():
+            if device.startswith('cuda'):
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            model.train_step(data, wrappers[name])
+            if device.startswith('cuda'):
+                torch.cuda.synchronize()
+            if step >= warmup:
+                times[name].append(time.perf_counter() - start)
+    return times
+
+
+def main() -> None:
+    """Build, time and print the step-time ratios."""
+    args = parse_args()
+    register_all_modules()
+    cfg = Config.fromfile(args.config)
+    batch = args.batch or cfg.train_dataloader.batch_size
+    models = build_variants(cfg)
+    gen = torch.Generator().manual_seed(0)
+    data = dict(
+        inputs=[
+            torch.randint(0, 256, (batch, 3, args.size, args.size),
+                          generator=gen, dtype=torch.uint8)
+            for _ in range(2)
+        ],
+        data_samples=[DataSample() for _ in range(batch)])
+    times = time_steps(models, data, args.repeats, args.warmup, args.device)
+    plain = statistics.median(times['plain'])
+    print(f'{type(models["plain"]).__name__} {cfg.model.backbone.type}-'
+          f'{cfg.model.backbone.get("depth", "")}, batch {batch}, '
+          f'{args.size} px, {args.device}, torch threads '
+          f'{torch.get_num_threads()}, median of {args.repeats} steps '
+          f'after {args.warmup} warm-up')
+    print(f'{"variant":<16}{"s/step":>10}{"ratio":>8}')
+    for name, values in times.items():
+        median = statistics.median(values)
+        print(f'{name:<16}{median:>10.4f}{median / plain:>8.2f}')
+
+
+if __name__ == '__main__':
+    main()
