@@ -1,0 +1,205 @@
+"""HEXA_MoCo: MoCo-v2 with CutMix and adversarial query views."""
+import copy
+import glob
+import os.path as osp
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+
+from hexa_mm.registry import MODELS, RUNNERS
+from hexa_mm.utils import ConfigError, register_all_modules
+
+register_all_modules()
+
+REPO = Path(__file__).resolve().parents[2]
+GENERATORS = [
+    dict(type='CutMixHardExample'),
+    dict(type='AdversarialHardExample')
+]
+MODEL = dict(
+    type='MoCoV2',
+    queue_len=16,
+    feat_dim=8,
+    backbone=dict(type='ResNet', depth=18),
+    neck=dict(
+        type='MoCoV2Neck',
+        in_channels=512,
+        hid_channels=16,
+        out_channels=8,
+        with_avg_pool=True))
+
+
+def tiny(hard_examples=None) -> torch.nn.Module:
+    """A tiny MoCoV2 (ResNet-18, small neck, queue 16), seeded weights."""
+    torch.manual_seed(0)
+    return MODELS.build(dict(MODEL, hard_examples=hard_examples or []))
+
+
+def views(seed: int, num: int = 4) -> list:
+    gen = torch.Generator().manual_seed(seed)
+    return [torch.randn(num, 3, 16, 16, generator=gen) for _ in range(2)]
+
+
+def test_clean_term_and_queue_are_moco_v2s() -> None:
+    moco = tiny().double()
+    hexa = tiny(copy.deepcopy(GENERATORS)).double()
+    for name, value in moco.state_dict().items():
+        assert torch.equal(hexa.state_dict()[name], value), name
+    for step in range(2):
+        batch = [v.double() for v in views(step)]
+        torch.manual_seed(step)
+        plain = moco.loss(batch, None)
+        torch.manual_seed(step)
+        hard = hexa.loss(batch, None)
+        assert set(plain) == {'loss_clean'}
+        assert set(hard) == {
+            'loss_clean', 'loss_cutmix', 'cutmix_rise', 'cutmix_lam',
+            'loss_adv', 'adv_rise'
+        }
+        assert torch.allclose(hard['loss_clean'], plain['loss_clean'],
+                              rtol=0, atol=1e-12)
+        # keys are clean, from the momentum encoder; the queue holds them only
+        assert torch.equal(hexa.queue, moco.queue)
+        assert torch.equal(hexa.queue_ptr, moco.queue_ptr)
+        total, log_vars = hexa.parse_losses(hard)
+        assert torch.allclose(
+            total, hard['loss_clean'] + hard['loss_cutmix'] + hard['loss_adv'])
+        assert {'cutmix_lam', 'adv_rise', 'cutmix_rise'} <= set(log_vars)
+        total.backward()  # the hard terms train the query encoder only
+        assert all(p.grad is None for p in hexa.encoder_k.parameters())
+
+
+def test_weights_scale_the_hard_terms() -> None:
+    losses = []
+    for weight in (0.5, 1.0):
+        model = tiny([dict(g, weight=weight) for g in GENERATORS])
+        np.random.seed(0)  # the same CutMix boxes
+        losses.append(model.loss(views(0), None))
+    half, full = losses
+    for name in ('loss_cutmix', 'loss_adv'):
+        assert torch.allclose(half[name], full[name] / 2)
+
+
+def test_attack_raises_the_loss_after_a_few_steps() -> None:
+    model = tiny([dict(type='AdversarialHardExample', eps=4 / 255)])
+    optim = torch.optim.SGD(model.parameters(), lr=0.1)
+    fixed = views(0, num=8)
+    for _ in range(5):
+        optim.zero_grad()
+        losses = model.loss(fixed, None)
+        model.parse_losses(losses)[0].backward()
+        optim.step()
+    assert model.loss(fixed, None)['adv_rise'] > 0
+
+
+def test_advprop_norms_leave_the_backbone_layout_alone() -> None:
+    model = tiny([dict(type='AdversarialHardExample', aux_norm=True)])
+    plain_keys = set(tiny().state_dict())
+    keys = set(model.state_dict())
+    assert {k for k in keys if not k.startswith('hard_examples.')
+            } == plain_keys
+    # backbone (20 norms) and neck (none: MoCoV2Neck is linear layers)
+    assert len(model.hard_examples[0].aux_norms) == 20
+    losses = model.loss(views(0), None)
+    model.parse_losses(losses)[0].backward()
+    aux = model.hard_examples[0].aux_norms
+    assert all(n.weight.grad is not None for n in aux)
+    assert all(int(n.num_batches_tracked) == 1 for n in aux)
+    assert int(model.backbone.bn1.num_batches_tracked) == 1  # clean pass
+
+
+def test_bad_generator_fails_the_model_build() -> None:
+    with pytest.raises(ConfigError, match='eps=0 must be in') as info:
+        tiny([dict(type='AdversarialHardExample', eps=0)])
+    assert '\n' not in str(info.value)
+    with pytest.raises(ConfigError, match='not a hexa_mm BaseHardExample'):
+        tiny([dict(type='mmpretrain.ResNet', depth=18)])
+    with pytest.raises(ConfigError, match='must be unique'):
+        tiny([dict(type='CutMixHardExample')] * 2)
+
+
+@pytest.mark.parametrize(
+    'path', sorted(glob.glob(str(REPO / 'configs/hexa_mocov2/*.py'))))
+def test_configs_build_hexa_moco(path: str) -> None:
+    cfg = Config.fromfile(path)
+    model = MODELS.build(cfg.model)
+    assert [type(g).__name__ for g in model.hard_examples] == [
+        'CutMixHardExample', 'AdversarialHardExample'
+    ]
+    adv = model.hard_examples[1]
+    assert adv.eps == adv.step_size == pytest.approx(2 / 255)
+    assert adv.steps == 1 and not adv.random_start and not adv.aux_norm
+
+
+def _runner_cfg(work_dir: Path, max_epochs: int, **kwargs) -> dict:
+    """Tiny HEXA_MoCo (AdvProp norms: generator state) on 32 digits."""
+    view = [
+        dict(
+            type='RandomResizedCrop',
+            scale=16,
+            crop_ratio_range=(0.5, 1.),
+            backend='pillow')
+    ]
+    return dict(
+        runner_type='HexaRunner',
+        default_scope='hexa_mm',
+        work_dir=str(work_dir),
+        experiment_name=f'{work_dir.name}-{max_epochs}',
+        model=dict(
+            MODEL,
+            data_preprocessor=dict(
+                type='SelfSupDataPreprocessor',
+                mean=[78.85] * 3,
+                std=[88.94] * 3),
+            hard_examples=[
+                dict(type='CutMixHardExample'),
+                dict(type='AdversarialHardExample', aux_norm=True)
+            ]),
+        train_dataloader=dict(
+            dataset=dict(
+                type='Digits',
+                img_size=16,
+                indices=32,
+                pipeline=[
+                    dict(type='MultiView', num_views=2, transforms=[view]),
+                    dict(type='PackInputs')
+                ]),
+            sampler=dict(type='DefaultSampler', shuffle=True),
+            collate_fn=dict(type='default_collate'),
+            batch_size=8,
+            drop_last=True,
+            num_workers=0),
+        train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.03, momentum=0.9)),
+        default_hooks=dict(
+            checkpoint=dict(type='CheckpointHook', interval=1),
+            logger=dict(type='LoggerHook', interval=1)),
+        randomness=dict(seed=0),
+        **kwargs)
+
+
+def test_resume_with_generators(tmp_path: Path) -> None:
+    first = RUNNERS.build(_runner_cfg(tmp_path, max_epochs=1))
+    first.train()
+    checkpoint = osp.join(tmp_path, 'epoch_1.pth')
+    saved = torch.load(checkpoint)['state_dict']
+    assert any('aux_norms' in key for key in saved)
+
+    resumed = RUNNERS.build(
+        _runner_cfg(
+            tmp_path, max_epochs=2, load_from=checkpoint, resume=True))
+    resumed.load_or_resume()
+    state = resumed.model.state_dict()
+    assert state.keys() == saved.keys()
+    for name, value in saved.items():
+        assert torch.equal(state[name], value), name
+    assert resumed.iter == 4
+    resumed.train()
+    assert resumed.iter == 8 and resumed.epoch == 2
+    scalars = resumed.message_hub.log_scalars
+    for name in ('loss_clean', 'loss_cutmix', 'loss_adv', 'cutmix_lam',
+                 'adv_rise'):
+        assert len(scalars[f'train/{name}'].data[0]) == 8, name
