@@ -1,4 +1,9 @@
 """Model utilities of hexa_mm."""
+from .kmeans import KMeansResult, assignment_table, spherical_kmeans
+from .memory_bank import MemoryBank
 from .pseudo_labels import CleanPass, PseudoLabels
 
-__all__ = ['CleanPass', 'PseudoLabels']
+__all__ = [
+    'CleanPass', 'PseudoLabels', 'KMeansResult', 'MemoryBank',
+    'assignment_table', 'spherical_kmeans'
+]
