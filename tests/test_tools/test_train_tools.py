@@ -62,6 +62,17 @@ def test_dist_train_two_cpu_processes(tmp_path: Path) -> None:
     queue = ckpt['state_dict']['queue']
     assert int(ckpt['state_dict']['queue_ptr']) == 0
     assert torch.allclose(queue.norm(dim=0), torch.ones(64), atol=1e-5)
+    # the offline kNN tool gives the online monitor's last figure
+    online = float(log.rsplit('knn/top1:', 1)[1].split()[0])
+    proc = subprocess.run(
+        [sys.executable,
+         str(ROOT / 'tools/benchmarks/classification/knn.py'), str(DIGITS),
+         str(tmp_path / 'epoch_2.pth'), '--work-dir', str(tmp_path / 'knn'),
+         '--cfg-options', *TINY[2:4]],
+        cwd=ROOT, env=env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    offline = float(proc.stdout.strip().splitlines()[-1].split()[-1])
+    assert abs(offline - online) < 0.01
 
 
 def test_resume_continues_from_the_checkpoint(tmp_path: Path) -> None:
