@@ -114,15 +114,17 @@ def spherical_kmeans(x: torch.Tensor,
     scores = x.new_empty(min(chunk_size, x.shape[0]), num_clusters)
     dim = x.shape[1]
     for _ in range(num_iters):
-        # one tensor for the sums and the counts: a single all_reduce
-        acc = torch.zeros(
-            num_clusters, dim + 1, dtype=torch.float64, device=x.device)
+        sums = torch.zeros(
+            num_clusters, dim, dtype=torch.float64, device=x.device)
+        counts = torch.zeros(num_clusters, dtype=torch.long, device=x.device)
         for start in range(0, x.shape[0], chunk_size):
             rows = x[start:start + chunk_size]
             assigned = _assign(rows, centroids, scores,
                                assignments[start:start + chunk_size])
-            acc[:, :dim].index_add_(0, assigned, rows.double())
-            acc[:, dim] += torch.bincount(assigned, minlength=num_clusters)
+            sums.index_add_(0, assigned, rows.double())
+            counts += torch.bincount(assigned, minlength=num_clusters)
+        # sums and counts in one tensor: a single all_reduce
+        acc = torch.cat([sums, counts[:, None].double()], dim=1)
         all_reduce(acc)
         updated = F.normalize(acc[:, :dim], dim=1).to(x.dtype)
         centroids = torch.where(acc[:, dim:] > 0, updated, centroids)
