@@ -65,10 +65,17 @@ def batch(seed: int = 0) -> Tuple[torch.Tensor, PseudoLabels]:
         probs=F.one_hot(classes, CLASSES).float())
 
 
-def clean_pass(algorithm: nn.Module, view: torch.Tensor) -> CleanPass:
-    """What ``PseudoLabelAlgorithm.loss`` hands a generator."""
+def clean_pass(algorithm: nn.Module, view: torch.Tensor,
+               labels: PseudoLabels) -> CleanPass:
+    """What ``PseudoLabelAlgorithm.loss`` hands a generator that reuses the
+    clean pass: the views, embeddings and the clean loss's view gradient."""
     view = view.detach().requires_grad_(True)
-    return CleanPass(views=[view], embeddings=[algorithm.encode(view)])
+    embedding = algorithm.encode(view)
+    loss = algorithm.pseudo_label_loss(
+        algorithm.classify(embedding, labels), labels.probs)
+    grad, = torch.autograd.grad(loss, view)
+    return CleanPass(
+        views=[view.detach()], embeddings=[embedding.detach()], grads=[grad])
 
 
 def trained_toy(steps: int = 30) -> Tuple[ToyAlgorithm, torch.Tensor,
@@ -118,8 +125,8 @@ def test_generators_serve_a_toy_algorithm(cfg: dict) -> None:
     generator = MODELS.build(cfg)
     generator.check_algorithm(toy)
     view, labels = batch()
-    views, hard_labels, scalars = generator(toy, clean_pass(toy, view),
-                                            labels)
+    views, hard_labels, scalars = generator(
+        toy, clean_pass(toy, view, labels), labels)
     assert len(views) == 1 and views[0].shape == view.shape
     assert not views[0].requires_grad
     assert hard_labels.probs.shape == labels.probs.shape
@@ -241,7 +248,7 @@ def test_adversarial_stays_in_the_ball_and_the_pixel_range(
         kwargs: dict) -> None:
     toy, view, labels = trained_toy()
     generator = AdversarialHardExample(**kwargs)
-    views, _, _ = generator(toy, clean_pass(toy, view), labels)
+    views, _, _ = generator(toy, clean_pass(toy, view, labels), labels)
     clean_px = view * STD + MEAN
     adv_px = views[0] * STD + MEAN
     eps = generator.eps
@@ -260,7 +267,7 @@ def test_adversarial_stays_in_the_ball_and_the_pixel_range(
 def test_adversarial_raises_the_loss_of_a_trained_model() -> None:
     toy, view, labels = trained_toy()
     generator = AdversarialHardExample()
-    views, _, _ = generator(toy, clean_pass(toy, view), labels)
+    views, _, _ = generator(toy, clean_pass(toy, view, labels), labels)
     with torch.no_grad(), frozen_norm_stats(toy):
         clean = toy.pseudo_label_loss(toy.predict(view, labels), labels.probs)
         hard = toy.pseudo_label_loss(
@@ -278,7 +285,7 @@ def test_attack_changes_no_parameter_buffer_or_grad(kwargs: dict) -> None:
     toy, view, labels = trained_toy()
     generator = AdversarialHardExample(**kwargs)
     generator.check_algorithm(toy)
-    clean = clean_pass(toy, view)  # the clean pass may update statistics
+    clean = clean_pass(toy, view, labels)  # this one may update statistics
     before = snapshot(toy)
     generator_before = snapshot(generator)
     generator(toy, clean, labels)
@@ -296,7 +303,7 @@ def test_first_gradient_from_the_clean_pass_equals_a_fresh_one() -> None:
     optimised = AdversarialHardExample(steps=2)
     naive = AdversarialHardExample(steps=2, reuse_clean_pass=False)
     assert optimised.reuses_clean_pass and not naive.reuses_clean_pass
-    fast = optimised(toy, clean_pass(toy, view), labels)[0][0]
+    fast = optimised(toy, clean_pass(toy, view, labels), labels)[0][0]
     slow = naive(toy, CleanPass([view], []), labels)[0][0]
     assert torch.allclose(fast, slow, rtol=0, atol=1e-9)
 

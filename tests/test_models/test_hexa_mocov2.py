@@ -39,8 +39,12 @@ def tiny(hard_examples=None) -> torch.nn.Module:
 
 
 def views(seed: int, num: int = 4) -> list:
+    """Two views of random images; with no normalisation configured, a view
+    is the image in 0-255."""
     gen = torch.Generator().manual_seed(seed)
-    return [torch.randn(num, 3, 16, 16, generator=gen) for _ in range(2)]
+    return [
+        torch.rand(num, 3, 16, 16, generator=gen) * 255 for _ in range(2)
+    ]
 
 
 def test_clean_term_and_queue_are_moco_v2s() -> None:
@@ -68,8 +72,56 @@ def test_clean_term_and_queue_are_moco_v2s() -> None:
         assert torch.allclose(
             total, hard['loss_clean'] + hard['loss_cutmix'] + hard['loss_adv'])
         assert {'cutmix_lam', 'adv_rise', 'cutmix_rise'} <= set(log_vars)
+        # the clean term's gradient, taken early (clean_backward), is
+        # MoCo-v2's
+        moco.zero_grad()
+        hexa.zero_grad()
+        plain['loss_clean'].backward()
+        hard['loss_clean'].backward(retain_graph=True)
+        for (name, p), q in zip(moco.named_parameters(), hexa.parameters()):
+            assert (p.grad is None) == (q.grad is None), name
+            if p.grad is not None:
+                assert torch.allclose(q.grad, p.grad, rtol=0,
+                                      atol=1e-12), name
+        hexa.zero_grad()
         total.backward()  # the hard terms train the query encoder only
         assert all(p.grad is None for p in hexa.encoder_k.parameters())
+        assert hexa.backbone.conv1.weight.grad.abs().sum() > 0
+
+
+def test_attack_starts_from_the_clean_loss_gradient() -> None:
+    model = tiny(copy.deepcopy(GENERATORS)).double()
+    batch = [v.double() for v in views(0)]
+    labels = model.pseudo_labels(batch, None)
+    loss, clean = model.clean_pass(batch, labels, with_grads=True)
+    query = batch[0].detach().requires_grad_(True)
+    expected, = torch.autograd.grad(
+        model.clean_loss([model.encode(query)], labels), query)
+    assert torch.allclose(clean.grads[0], expected, rtol=0, atol=1e-12)
+    assert not clean.views[0].requires_grad
+    # one step of size ε along the sign of that gradient
+    adv = model.hard_examples[1]
+    hard = adv(model, clean, labels)[0][0]
+    mean, std = (t.double() for t in model.pixel_scale())
+    pixels = clean.views[0] * std + mean
+    step = (hard - clean.views[0]) * std
+    free = (pixels > adv.eps) & (pixels < 1 - adv.eps)
+    assert torch.allclose(step[free],
+                          expected.sign()[free] * adv.eps, atol=1e-9)
+    # without a generator asking, no gradient is taken
+    assert model.clean_pass(batch, labels, with_grads=False)[1].grads is None
+
+
+def test_no_early_gradient_under_float16_autocast() -> None:
+    model = tiny(copy.deepcopy(GENERATORS))
+    batch = views(0)
+    labels = model.pseudo_labels(batch, None)
+    with torch.autocast('cpu', dtype=torch.float16):
+        _, clean = model.clean_pass(batch, labels, with_grads=True)
+    assert clean.grads is None
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        _, clean = model.clean_pass(batch, labels, with_grads=True)
+    assert clean.grads is not None
 
 
 def test_weights_scale_the_hard_terms() -> None:

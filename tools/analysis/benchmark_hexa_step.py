@@ -7,7 +7,9 @@ off) and HEXA with the first attack gradient taken from the clean forward
 pass. Each repeat runs one full ``train_step`` (data preprocessing, loss,
 backward, SGD step, momentum encoder) of every variant in turn on the same
 random batch, after warm-up; the median step time of each variant and its
-ratio to the plain one are printed.
+ratio to the plain one are printed, as wall-clock time and, on the CPU, as
+the process's CPU time too (robust to other processes sharing the cores; run
+with one thread, ``OMP_NUM_THREADS=1``, for it to mean the same).
 
 Example::
 
@@ -80,7 +82,8 @@ def build_variants(cfg: Config) -> Dict[str, torch.nn.Module]:
 
 
 def time_steps(models: Dict[str, torch.nn.Module], data: dict, repeats: int,
-               warmup: int, device: str) -> Dict[str, List[float]]:
+               warmup: int,
+               device: str) -> Dict[str, Dict[str, List[float]]]:
     """Run the variants in turn; time each train step.
 
     Args:
@@ -91,7 +94,8 @@ def time_steps(models: Dict[str, torch.nn.Module], data: dict, repeats: int,
         device (str): The device.
 
     Returns:
-        dict[str, list[float]]: Step times in seconds, by name.
+        dict[str, dict[str, list[float]]]: Per variant, step times in seconds
+        as ``wall`` and ``cpu`` (process) time.
     """
     wrappers = {}
     for name, model in models.items():
@@ -100,17 +104,18 @@ def time_steps(models: Dict[str, torch.nn.Module], data: dict, repeats: int,
             torch.optim.SGD(
                 model.parameters(), lr=0.03, momentum=0.9,
                 weight_decay=1e-4))
-    times = {name: [] for name in models}
+    times = {name: dict(wall=[], cpu=[]) for name in models}
     for step in range(warmup + repeats):
         for name, model in models.items():
             if device.startswith('cuda'):
                 torch.cuda.synchronize()
-            start = time.perf_counter()
+            wall, cpu = time.perf_counter(), time.process_time()
             model.train_step(data, wrappers[name])
             if device.startswith('cuda'):
                 torch.cuda.synchronize()
             if step >= warmup:
-                times[name].append(time.perf_counter() - start)
+                times[name]['wall'].append(time.perf_counter() - wall)
+                times[name]['cpu'].append(time.process_time() - cpu)
     return times
 
 
@@ -130,16 +135,20 @@ def main() -> None:
         ],
         data_samples=[DataSample() for _ in range(batch)])
     times = time_steps(models, data, args.repeats, args.warmup, args.device)
-    plain = statistics.median(times['plain'])
+    clocks = ['wall'] if args.device.startswith('cuda') else ['wall', 'cpu']
+    plain = {c: statistics.median(times['plain'][c]) for c in clocks}
     print(f'{type(models["plain"]).__name__} {cfg.model.backbone.type}-'
           f'{cfg.model.backbone.get("depth", "")}, batch {batch}, '
           f'{args.size} px, {args.device}, torch threads '
           f'{torch.get_num_threads()}, median of {args.repeats} steps '
           f'after {args.warmup} warm-up')
-    print(f'{"variant":<16}{"s/step":>10}{"ratio":>8}')
+    print(f'{"variant":<16}' + ''.join(f'{c + " s/step":>14}{"ratio":>7}'
+                                        for c in clocks))
     for name, values in times.items():
-        median = statistics.median(values)
-        print(f'{name:<16}{median:>10.4f}{median / plain:>8.2f}')
+        medians = {c: statistics.median(values[c]) for c in clocks}
+        print(f'{name:<16}' + ''.join(
+            f'{medians[c]:>14.4f}{medians[c] / plain[c]:>7.2f}'
+            for c in clocks))
 
 
 if __name__ == '__main__':

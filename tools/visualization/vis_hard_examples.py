@@ -31,7 +31,7 @@ from mmengine.logging import MMLogger  # noqa: E402
 from mmengine.runner import load_checkpoint  # noqa: E402
 
 from hexa_mm.engine import refuse_unsafe_pickles  # noqa: E402
-from hexa_mm.models import (AdversarialHardExample, CleanPass,  # noqa: E402
+from hexa_mm.models import (AdversarialHardExample,  # noqa: E402
                             CutMixHardExample)
 from hexa_mm.registry import DATASETS, MODELS  # noqa: E402
 from hexa_mm.utils import ConfigError, register_all_modules  # noqa: E402
@@ -177,11 +177,10 @@ def main() -> int:
         inputs, samples = data['inputs'], data['data_samples']
         adv, cutmix = find_generators(model)
         labels = model.pseudo_labels(inputs, samples)
-        source = model.source_views(inputs)[0].detach().requires_grad_(True)
-        clean = CleanPass(
-            views=[source], embeddings=[model.encode_views([source])[0]])
+        clean = model.clean_pass(inputs, labels, adv.reuses_clean_pass)[1]
+        source = clean.views[0]
         adv_view = adv(model, clean, labels)[0][0]
-        mixed = cutmix.mix([source.detach()])
+        mixed = cutmix.mix([source])
     except (ConfigError, FileNotFoundError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
@@ -190,9 +189,9 @@ def main() -> int:
     for i in range(args.num):
         rows.append(
             dict(
-                clean=to_image(source[i].detach(), mean, std),
+                clean=to_image(source[i], mean, std),
                 adv=to_image(adv_view[i], mean, std),
-                delta=((adv_view[i] - source[i].detach()) *
+                delta=((adv_view[i] - source[i]) *
                        std[0]).permute(1, 2, 0).cpu().numpy(),
                 cutmix=to_image(mixed.views[0][i], mean, std),
                 box=mixed.boxes[i].tolist(),

@@ -15,6 +15,19 @@ from ..losses import soft_cross_entropy
 from ..utils import CleanPass, PseudoLabels
 
 
+def _fp16_autocast(device: torch.device) -> bool:
+    """Whether float16 autocast is on for ``device``.
+
+    Args:
+        device (torch.device): The device of the inputs.
+
+    Returns:
+        bool: True under float16 autocast, where gradients need loss scaling.
+    """
+    return torch.is_autocast_enabled(device.type) and \
+        torch.get_autocast_dtype(device.type) == torch.float16
+
+
 class PseudoLabelAlgorithm(BaseSelfSupervisor):
     """Self-supervised learning read as predicting pseudo-labels.
 
@@ -242,6 +255,69 @@ class PseudoLabelAlgorithm(BaseSelfSupervisor):
             start = end
         return out
 
+    def clean_backward(
+            self, loss: torch.Tensor, views: List[torch.Tensor]
+    ) -> Tuple[torch.Tensor, List[torch.Tensor]]:
+        """One backward pass of the clean loss, for the parameters and views.
+
+        The gradient with respect to the views comes at almost no cost with
+        the parameter gradients. The parameter gradients reach the
+        optimiser's backward through a stand-in for the loss: its value is
+        the loss, its gradient the one computed here (it is linear in the
+        parameters), so the clean graph is traversed once per step.
+        Distributed gradient reduction, loss scaling and gradient
+        accumulation see the stand-in like any loss.
+
+        Args:
+            loss (torch.Tensor): The clean loss.
+            views (list[torch.Tensor]): The clean source views, requiring
+                grad.
+
+        Returns:
+            tuple[torch.Tensor, list[torch.Tensor]]: The stand-in for the
+            loss, and the loss's gradient with respect to each view.
+        """
+        params = [p for p in self.parameters() if p.requires_grad]
+        grads = torch.autograd.grad(
+            loss, list(views) + params, allow_unused=True)
+        linear = loss.new_zeros(())
+        for param, grad in zip(params, grads[len(views):]):
+            if grad is not None:
+                linear = linear + (param * grad).sum()
+        return loss.detach() + (linear - linear.detach()), list(
+            grads[:len(views)])
+
+    def clean_pass(self, inputs: List[torch.Tensor], labels: PseudoLabels,
+                   with_grads: bool) -> Tuple[torch.Tensor, CleanPass]:
+        """The clean loss, and what its pass leaves for the generators.
+
+        Args:
+            inputs (list[torch.Tensor]): The normalised views of the batch.
+            labels (PseudoLabels): The batch's pseudo-labels.
+            with_grads (bool): Also take the clean loss's gradient with
+                respect to the source views, in the backward pass of its
+                parameter gradients (:meth:`clean_backward`); not under
+                float16 autocast, where gradients need loss scaling.
+
+        Returns:
+            tuple[torch.Tensor, CleanPass]: The clean loss (the stand-in of
+            :meth:`clean_backward` when the gradients were taken) and the
+            clean pass.
+        """
+        sources = self.source_views(inputs)
+        with_grads = with_grads and not _fp16_autocast(sources[0].device)
+        if with_grads:
+            sources = [v.detach().requires_grad_(True) for v in sources]
+        embeddings = self.encode_views(sources + self.extra_views(inputs))
+        loss = self.clean_loss(embeddings, labels)
+        grads = None
+        if with_grads:
+            loss, grads = self.clean_backward(loss, sources)
+        return loss, CleanPass(
+            views=[v.detach() for v in sources],
+            embeddings=[e.detach() for e in embeddings[:len(sources)]],
+            grads=grads)
+
     def loss(self, inputs: List[torch.Tensor],
              data_samples: List[DataSample]) -> Dict[str, torch.Tensor]:
         """Clean loss plus the weighted loss of each hard-example generator.
@@ -260,13 +336,10 @@ class PseudoLabelAlgorithm(BaseSelfSupervisor):
             raise TypeError('a self-supervised algorithm needs a list of '
                             'views; use MultiView in the train pipeline.')
         labels = self.pseudo_labels(inputs, data_samples)
-        sources = self.source_views(inputs)
-        if any(g.reuses_clean_pass for g in self.hard_examples):
-            sources = [v.detach().requires_grad_(True) for v in sources]
-        embeddings = self.encode_views(sources + self.extra_views(inputs))
-        losses = {'loss_clean': self.clean_loss(embeddings, labels)}
-        clean = CleanPass(
-            views=sources, embeddings=embeddings[:len(sources)])
+        clean_loss, clean = self.clean_pass(
+            inputs, labels,
+            any(g.reuses_clean_pass for g in self.hard_examples))
+        losses = {'loss_clean': clean_loss}
         reference = None
         for generator in self.hard_examples:
             views, hard_labels, scalars = generator(self, clean, labels)

@@ -67,11 +67,20 @@ class AdversarialHardExample(BaseHardExample):
     The attack changes nothing in the model: its forward passes leave the
     batch-norm running statistics alone, and the input gradients are taken
     with :func:`torch.autograd.grad`, so no ``.grad`` is left on the
-    parameters. With ``reuse_clean_pass`` (the default) the first gradient
-    comes from the clean forward pass of the step, so a one-step attack costs
-    one input-gradient backward and no forward. The pass cannot be reused
-    when the attack starts elsewhere (``random_start``) or runs on other
-    norms (``aux_norm``); there every step makes its own forward pass.
+    parameters. With ``reuse_clean_pass`` (the default) the first step
+    follows the gradient of the algorithm's clean loss with respect to the
+    clean view, which the algorithm takes in the same backward pass as the
+    clean loss's parameter gradients
+    (:meth:`PseudoLabelAlgorithm.clean_backward`): a one-step attack then
+    costs no forward or backward pass of its own. That gradient is of the
+    clean loss (for MoCo-v2, over ``[positive, queue]``), where later steps
+    and the naive path (``reuse_clean_pass=False``: a fresh forward and
+    backward) ascend the pseudo-label loss over the hard views' label space;
+    the two agree where the clean loss is the pseudo-label loss. The clean
+    pass cannot be reused when the attack starts elsewhere
+    (``random_start``), runs on other norms (``aux_norm``), or under float16
+    autocast (its gradients would need loss scaling); there every step makes
+    its own passes.
 
     ``aux_norm`` gives adversarial views their own batch norms, as AdvProp
     (`Xie et al. 2020 <https://arxiv.org/abs/1911.09665>`_): a copy of each
@@ -92,8 +101,8 @@ class AdversarialHardExample(BaseHardExample):
             Defaults to False.
         aux_norm (bool): AdvProp auxiliary batch norms. Defaults to False.
         reuse_clean_pass (bool): Take the first gradient from the clean
-            forward pass where possible (see above); False always makes a
-            new forward pass (the naive path). Defaults to True.
+            loss's backward pass where possible (see above); False always
+            makes new passes (the naive path). Defaults to True.
         weight (float): Weight of the loss. Defaults to 1.0.
         name (str): Name of the logged terms. Defaults to ``'adv'``.
     """
@@ -130,7 +139,7 @@ class AdversarialHardExample(BaseHardExample):
 
     @property
     def reuses_clean_pass(self) -> bool:
-        """Whether the first gradient comes from the clean forward pass.
+        """Whether to ask for the clean loss's gradient w.r.t. the views.
 
         Returns:
             bool: ``reuse_clean_pass`` unless ``random_start`` or
@@ -224,7 +233,8 @@ class AdversarialHardExample(BaseHardExample):
 
         Args:
             algorithm (nn.Module): The algorithm (pseudo-label interface).
-            clean (CleanPass): The clean source views and their embeddings.
+            clean (CleanPass): The clean source views, and with
+                ``reuse_clean_pass`` the clean loss's gradient.
             labels (PseudoLabels): The pseudo-labels of the clean views.
 
         Returns:
@@ -245,13 +255,8 @@ class AdversarialHardExample(BaseHardExample):
                 for s, lo, up in zip(sources, lower, upper)
             ]
         for i in range(self.steps):
-            if i == 0 and self.reuses_clean_pass:
-                loss = sum(
-                    algorithm.pseudo_label_loss(
-                        algorithm.classify(e, labels), labels.probs)
-                    for e in clean.embeddings)
-                grads = torch.autograd.grad(
-                    loss, clean.views, retain_graph=True)
+            if i == 0 and self.reuses_clean_pass and clean.grads is not None:
+                grads = clean.grads
             else:
                 grads = self._input_grads(algorithm, views, labels)
             views = [

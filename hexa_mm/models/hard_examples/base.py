@@ -27,8 +27,8 @@ class BaseHardExample(nn.Module, metaclass=ABCMeta):
         name (str): Name of the logged loss ``loss_{name}``.
     """
 
-    #: Whether the generator wants the clean views to require grad, so that
-    #: it can take an input gradient from the clean forward pass.
+    #: Whether the generator wants the gradient of the clean loss with
+    #: respect to the clean views (:attr:`CleanPass.grads`).
     reuses_clean_pass = False
 
     def __init__(self, weight: float = 1.0, name: str = 'hard') -> None:

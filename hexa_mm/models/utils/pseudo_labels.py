@@ -1,6 +1,6 @@
 """The data passed between an algorithm and its hard-example generators."""
 from dataclasses import dataclass, field, replace
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import torch
 
@@ -37,16 +37,20 @@ class PseudoLabels:
 
 @dataclass
 class CleanPass:
-    """What the clean forward pass of a step leaves for the generators.
+    """What the clean pass of a step leaves for the generators.
 
     Args:
         views (list[torch.Tensor]): The clean source views hard examples are
-            made from, normalised, each (N, 3, H, W). They require grad when a
-            generator asked to reuse this pass (see
-            :attr:`BaseHardExample.reuses_clean_pass`).
+            made from, normalised, each (N, 3, H, W); detached.
         embeddings (list[torch.Tensor]): ``algorithm.encode`` of each view,
-            still attached to the graph of the clean loss.
+            detached.
+        grads (list[torch.Tensor], optional): The gradient of the clean loss
+            with respect to each view, taken in the backward pass that gives
+            the clean loss its parameter gradients; present when a generator
+            asked for it (:attr:`BaseHardExample.reuses_clean_pass`) and the
+            algorithm could provide it, else None.
     """
 
     views: List[torch.Tensor]
     embeddings: List[torch.Tensor]
+    grads: Optional[List[torch.Tensor]] = None
