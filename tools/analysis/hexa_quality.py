@@ -84,7 +84,9 @@ def parse_args() -> argparse.Namespace:
 
 
 def set_epochs(cfg: Config, epochs: int) -> None:
-    """Shorten or lengthen a schedule, scaling the schedulers with it.
+    """Shorten or lengthen a schedule: schedulers that end with training
+    end at ``epochs`` (a cosine's ``T_max`` moves with them); warm-ups keep
+    their length.
 
     Args:
         cfg (Config): An epoch-based config.
@@ -96,22 +98,18 @@ def set_epochs(cfg: Config, epochs: int) -> None:
     if isinstance(schedulers, dict):
         schedulers = [schedulers]
     for scheduler in schedulers:
-        for key in ('begin', 'end', 'T_max'):
-            if key in scheduler:
-                scheduler[key] = round(scheduler[key] * epochs / old)
-        if scheduler.get('end') == scheduler.get('begin', 0):
-            scheduler['end'] = scheduler.get('begin', 0) + 1
+        if scheduler.get('end') == old:
+            scheduler['end'] = epochs
+            if 'T_max' in scheduler:
+                scheduler['T_max'] = max(1, scheduler['T_max'] + epochs - old)
 
 
-def train_cfg(name: str, seed: int, args: argparse.Namespace,
-              work_dir: str) -> Config:
-    """The config of one pre-training run.
+def variant_cfg(name: str, args: argparse.Namespace) -> Config:
+    """The pre-training config of a variant, for every seed.
 
     Args:
         name (str): The variant.
-        seed (int): The seed.
         args (argparse.Namespace): ``epochs``, ``workers``, ``quick``.
-        work_dir (str): Where the runner writes its logs.
 
     Returns:
         Config: The config, without validation or checkpoints.
@@ -131,9 +129,6 @@ def train_cfg(name: str, seed: int, args: argparse.Namespace,
         cfg.train_dataloader.persistent_workers = args.workers > 0
     if args.quick:
         cfg.train_dataloader.dataset.indices = QUICK_IMAGES
-    cfg.randomness = dict(seed=seed)
-    cfg.work_dir = work_dir
-    cfg.experiment_name = f'{name}-seed{seed}-{time.time_ns()}'
     cfg.log_level = 'WARNING'
     cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     cfg.default_hooks.checkpoint = None
@@ -199,11 +194,15 @@ def run(args: argparse.Namespace) -> Dict[str, List[Dict[str, float]]]:
         model.init_weights()
         results.setdefault('random init', []).append(
             measure(model.to(device), loader))
+    # read every config once, so that all seeds train the same one
+    configs = {name: variant_cfg(name, args) for name in args.variants}
     with tempfile.TemporaryDirectory() as work_dir:
-        for name in args.variants:
+        for name, variant in configs.items():
             for seed in args.seeds:
-                cfg = train_cfg(name, seed, args,
-                                osp.join(work_dir, f'{name}-{seed}'))
+                cfg = copy.deepcopy(variant)
+                cfg.randomness = dict(seed=seed)
+                cfg.work_dir = osp.join(work_dir, f'{name}-{seed}')
+                cfg.experiment_name = f'{name}-seed{seed}-{time.time_ns()}'
                 start = time.perf_counter()
                 runner = RUNNERS.build(cfg)
                 runner.train()
