@@ -2,6 +2,8 @@
 import copy
 import glob
 import os.path as osp
+import runpy
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -255,3 +257,32 @@ def test_resume_with_generators(tmp_path: Path) -> None:
     for name in ('loss_clean', 'loss_cutmix', 'loss_adv', 'cutmix_lam',
                  'adv_rise'):
         assert len(scalars[f'train/{name}'].data[0]) == 8, name
+
+
+def _run_tool(path: str, args: list, monkeypatch: pytest.MonkeyPatch,
+              capsys: pytest.CaptureFixture) -> str:
+    """Run a script of ``tools/`` in this process; return what it printed."""
+    monkeypatch.chdir(REPO)
+    monkeypatch.setattr(sys, 'argv', [path, *args])
+    with pytest.raises(SystemExit) as info:
+        runpy.run_path(path, run_name='__main__')
+    output = capsys.readouterr()
+    assert info.value.code in (0, None), output.err[-3000:]
+    return output.out
+
+
+def test_tools_picture_and_step_benchmark(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture) -> None:
+    config = 'configs/hexa_mocov2/hexa-mocov2_resnet18_2xb64-coslr-30e_digits.py'
+    out = tmp_path / 'hard.png'
+    printed = _run_tool('tools/visualization/vis_hard_examples.py', [
+        config, '--out', str(out), '--num', '2', '--batch', '8'
+    ], monkeypatch, capsys)
+    assert f'written to {out}' in printed
+    assert out.stat().st_size > 10_000
+    table = _run_tool('tools/analysis/benchmark_hexa_step.py', [
+        config, '--batch', '8', '--size', '16', '--repeats', '1', '--warmup',
+        '0'
+    ], monkeypatch, capsys)
+    assert 'HEXA naive' in table and 'HEXA optimised' in table

@@ -19,6 +19,7 @@ Example::
 import argparse
 import copy
 import statistics
+import sys
 import time
 from typing import Dict, List
 
@@ -119,8 +120,12 @@ def time_steps(models: Dict[str, torch.nn.Module], data: dict, repeats: int,
     return times
 
 
-def main() -> None:
-    """Build, time and print the step-time ratios."""
+def main() -> int:
+    """Build, time and print the step-time ratios.
+
+    Returns:
+        int: The exit status.
+    """
     args = parse_args()
     register_all_modules()
     cfg = Config.fromfile(args.config)
@@ -149,7 +154,8 @@ def main() -> None:
         print(f'{name:<16}' + ''.join(
             f'{medians[c]:>14.4f}{medians[c] / plain[c]:>7.2f}'
             for c in clocks))
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -28,7 +28,7 @@ from matplotlib.patches import Rectangle  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.dataset import default_collate  # noqa: E402
 from mmengine.logging import MMLogger  # noqa: E402
-from mmengine.runner import load_checkpoint  # noqa: E402
+from mmengine.runner.checkpoint import load_state_dict  # noqa: E402
 
 from hexa_mm.engine import refuse_unsafe_pickles  # noqa: E402
 from hexa_mm.models import (AdversarialHardExample,  # noqa: E402
@@ -78,6 +78,25 @@ def find_generators(
         adv = AdversarialHardExample()
         adv.check_algorithm(model)
     return adv, cutmix or CutMixHardExample()
+
+
+def load_weights_and_clusters(model: torch.nn.Module, path: str) -> None:
+    """Load a checkpoint's weights and, if it holds them, the cluster
+    assignments that DeepClusterHook saved (DeepCluster-v2's pseudo-labels).
+
+    Args:
+        model (nn.Module): The algorithm.
+        path (str): The checkpoint.
+    """
+    with refuse_unsafe_pickles(path):
+        checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+    load_state_dict(model, checkpoint.get('state_dict', checkpoint),
+                    logger='silent')
+    clusters = checkpoint.get('deepcluster')
+    if clusters is not None:
+        model.set_clusters(
+            model.prototypes.split(list(model.num_prototypes)),
+            clusters['assignments'])
 
 
 def to_image(view: torch.Tensor, mean: torch.Tensor,
@@ -162,10 +181,11 @@ def main() -> int:
         model = MODELS.build(cfg.model)
         model.init_weights()
         if args.checkpoint:
-            with refuse_unsafe_pickles(args.checkpoint):
-                load_checkpoint(
-                    model, args.checkpoint, map_location='cpu',
-                    logger='silent')
+            load_weights_and_clusters(model, args.checkpoint)
+        elif hasattr(model, 'set_clusters'):
+            raise ConfigError(
+                f'{type(model).__name__} needs --checkpoint: its pseudo-labels '
+                "are the cluster assignments a DeepClusterHook run saved.")
         dataset = DATASETS.build(cfg.train_dataloader.dataset)
         if len(dataset) < args.batch:
             raise ConfigError(f'--batch {args.batch} is larger than the '
