@@ -1,5 +1,5 @@
 """DeepClusterHook with a real runner: fill, clustering, checkpoints, resume,
-two processes, bad setups."""
+two processes, bad setups, and a digits run that learns."""
 import glob
 import os
 import os.path as osp
@@ -11,15 +11,22 @@ import pytest
 import torch
 import torch.distributed as torch_dist
 import torch.multiprocessing as mp
+from mmengine.config import Config
+from mmengine.dataset import default_collate
 from mmpretrain.structures import DataSample
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
 
 from hexa_mm.engine.hooks import DeepClusterHook
+from hexa_mm.evaluation import extract_features, knn_accuracy
 from hexa_mm.models.utils import spherical_kmeans
 from hexa_mm.registry import DATASETS, RUNNERS
 from hexa_mm.utils import ConfigError, register_all_modules
 
 register_all_modules()
+
+REPO = Path(__file__).resolve().parents[2]
+DIGITS_CONFIG = (REPO / 'configs/deepclusterv2/'
+                 'deepclusterv2_resnet18_2xb64-coslr-30e_digits.py')
 
 NUM_SAMPLES = 24
 PROTOTYPES = [4, 3]
@@ -194,11 +201,12 @@ def test_resume_continues_as_uninterrupted(trained, tmp_path: Path) -> None:
     text = log_text(runner)
     assert f'memory bank of {NUM_SAMPLES} samples restored' in text
     assert 'filling the memory bank' not in text
+    # bit for bit: k-means does not depend on how the restored bank is laid
+    # out, and the views are deterministic
     expected, resumed = final_state(trained), final_state(runner)
     assert resumed.keys() == expected.keys()
     for name, value in expected.items():
-        assert torch.allclose(resumed[name], value, rtol=0, atol=1e-6), name
-    assert torch.equal(resumed['assignments'], expected['assignments'])
+        assert torch.equal(resumed[name], value), name
 
 
 def test_load_from_fills_again(trained, tmp_path: Path) -> None:
@@ -335,3 +343,59 @@ def test_two_processes_dataset_not_divisible(tmp_path: Path) -> None:
         assert torch.allclose(
             ranks[0]['prototypes'].split(PROTOTYPES)[h], single.centroids,
             rtol=0, atol=1e-6)
+
+
+def _digits_knn(model) -> float:
+    """kNN top-1 (k=200) of the backbone: digits train as bank, val as
+    queries.
+
+    Args:
+        model (nn.Module): The algorithm.
+
+    Returns:
+        float: Top-1 in percent.
+    """
+    features = []
+    for split in ('train', 'val'):
+        dataset = DATASETS.build(
+            dict(type='Digits', split=split, pipeline=[dict(
+                type='PackInputs')]))
+        features.append(
+            extract_features(
+                model,
+                DataLoader(dataset, batch_size=512,
+                           collate_fn=default_collate),
+                progress=False))
+    (bank, bank_labels), (queries, labels) = features
+    return knn_accuracy(bank, bank_labels, queries, labels)
+
+
+def test_digits_knn_rises_above_random_init(tmp_path: Path) -> None:
+    # the digits demo config, cut to 88 steps: a ResNet-18 of a quarter of
+    # the width, 704 images, 3 x 10 prototypes and lr 0.015 for 8 epochs
+    # (the demo's lr 0.06 first loses kNN accuracy for some 8 epochs, see
+    # configs/deepclusterv2/README.md); margins of 7-11 points were seen
+    # over seeds 0-2
+    cfg = Config.fromfile(DIGITS_CONFIG)
+    cfg.merge_from_dict({
+        'work_dir': str(tmp_path),
+        'experiment_name': tmp_path.name,
+        'model.num_prototypes': [10, 10, 10],
+        'model.backbone.base_channels': 16,
+        'model.backbone.stem_channels': 16,
+        'model.neck.in_channels': 128,
+        'model.neck.hid_channels': 128,
+        'train_dataloader.dataset.indices': 704,
+        'optim_wrapper.optimizer.lr': 0.015,
+        'train_cfg.max_epochs': 8,
+        'param_scheduler.0.T_max': 8,
+        'param_scheduler.0.end': 8,
+        'default_hooks.logger.interval': 50,
+    })
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    runner = RUNNERS.build(cfg)
+    initial = _digits_knn(runner.model)
+    runner.train()
+    final = _digits_knn(runner.model)
+    assert runner.iter == 88
+    assert final > initial + 3, (initial, final)
