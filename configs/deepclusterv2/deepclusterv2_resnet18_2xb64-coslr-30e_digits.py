@@ -5,8 +5,7 @@
 _base_ = ['./deepclusterv2_resnet18_2xb64-mcrop-2-4-coslr-30e_digits.py']
 train_pipeline = [
     dict(
-        type='MultiView', num_views=2,
-        transforms=[{{_base_.view_pipeline1}}]),
+        type='MultiView', num_views=2, transforms=[{{_base_.view_pipeline1}}]),
     dict(type='PackInputs')
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

@@ -28,6 +28,5 @@ train_cfg = dict(
     type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=1)
 auto_scale_lr = dict(base_batch_size=128)
 default_hooks = dict(
-    logger=dict(interval=10),
-    checkpoint=dict(interval=10, max_keep_ckpts=1))
+    logger=dict(interval=10), checkpoint=dict(interval=10, max_keep_ckpts=1))
 randomness = dict(seed=0)

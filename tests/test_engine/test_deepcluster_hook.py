@@ -25,8 +25,9 @@ from hexa_mm.utils import ConfigError, register_all_modules
 register_all_modules()
 
 REPO = Path(__file__).resolve().parents[2]
-DIGITS_CONFIG = (REPO / 'configs/deepclusterv2/'
-                 'deepclusterv2_resnet18_2xb64-coslr-30e_digits.py')
+DIGITS_CONFIG = (
+    REPO / 'configs/deepclusterv2/'
+    'deepclusterv2_resnet18_2xb64-coslr-30e_digits.py')
 
 NUM_SAMPLES = 24
 PROTOTYPES = [4, 3]
@@ -40,9 +41,7 @@ def model_cfg(**overrides) -> dict:
         feat_dim=8,
         temperature=0.1,
         data_preprocessor=dict(
-            type='SelfSupDataPreprocessor',
-            mean=[78.85] * 3,
-            std=[88.94] * 3),
+            type='SelfSupDataPreprocessor', mean=[78.85] * 3, std=[88.94] * 3),
         backbone=dict(type='ResNet', depth=18),
         neck=dict(
             type='NonLinearNeck',
@@ -63,13 +62,15 @@ PIPELINE = [
     dict(
         type='MultiView',
         num_views=[1, 1, 1],
-        transforms=[[], [dict(type='RandomFlip', prob=1.,
-                              direction='vertical')],
-                    [dict(
-                        type='RandomResizedCrop',
-                        scale=16,
-                        crop_ratio_range=(1., 1.),
-                        aspect_ratio_range=(1., 1.))]]),
+        transforms=[[],
+                    [dict(type='RandomFlip', prob=1., direction='vertical')],
+                    [
+                        dict(
+                            type='RandomResizedCrop',
+                            scale=16,
+                            crop_ratio_range=(1., 1.),
+                            aspect_ratio_range=(1., 1.))
+                    ]]),
     dict(type='PackInputs')
 ]
 
@@ -105,8 +106,7 @@ def dc_cfg(work_dir: Path,
             num_workers=0,
             drop_last=True),
         train_cfg=dict(by_epoch=True, max_epochs=2),
-        optim_wrapper=dict(
-            optimizer=dict(type='SGD', lr=0.1, momentum=0.9)),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9)),
         custom_hooks=[dict(type='DeepClusterHook', num_iters=3)],
         default_hooks=dict(
             checkpoint=dict(type='CheckpointHook', interval=1),
@@ -240,13 +240,17 @@ class NoSampleIdx(Dataset):
     (dict(model=model_cfg(assign_crops=[0, 3])), 'pipeline gives 3 views'),
     (dict(train_cfg=dict(by_epoch=False, max_iters=2)),
      'epoch-based train loop'),
-    (dict(model=dict(
-        type='MoCoV2',
-        queue_len=16,
-        feat_dim=8,
-        backbone=dict(type='ResNet', depth=18),
-        neck=dict(type='MoCoV2Neck', in_channels=512, hid_channels=16,
-                  out_channels=8))), 'needs a DeepClusterV2 model'),
+    (dict(
+        model=dict(
+            type='MoCoV2',
+            queue_len=16,
+            feat_dim=8,
+            backbone=dict(type='ResNet', depth=18),
+            neck=dict(
+                type='MoCoV2Neck',
+                in_channels=512,
+                hid_channels=16,
+                out_channels=8))), 'needs a DeepClusterV2 model'),
 ])
 def test_bad_setups_fail_before_training(tmp_path: Path, overrides: dict,
                                          message: str) -> None:
@@ -294,8 +298,7 @@ def _train_distributed(rank: int, port: int, out_dir: str) -> None:
         CUDA_VISIBLE_DEVICES='')
     runner = RUNNERS.build(
         dc_cfg(
-            Path(out_dir), num_samples=23, batch_size=4,
-            launcher='pytorch'))
+            Path(out_dir), num_samples=23, batch_size=4, launcher='pytorch'))
     runner.train()
     model = runner.model.module
     torch.save(
@@ -315,7 +318,9 @@ def _train_distributed(rank: int, port: int, out_dir: str) -> None:
 def test_two_processes_dataset_not_divisible(tmp_path: Path) -> None:
     # fork: the children inherit the imports (spawn would redo them)
     mp.start_processes(
-        _train_distributed, args=(_free_port(), str(tmp_path)), nprocs=2,
+        _train_distributed,
+        args=(_free_port(), str(tmp_path)),
+        nprocs=2,
         start_method='fork')
     ranks = [torch.load(tmp_path / f'rank{r}.pth') for r in range(2)]
     assert [r['world_size'] for r in ranks] == [2, 2]
@@ -337,12 +342,16 @@ def test_two_processes_dataset_not_divisible(tmp_path: Path) -> None:
 
     for h, k in enumerate(PROTOTYPES):
         single = spherical_kmeans(
-            bank['embeddings'][h % 2], k, 3,
+            bank['embeddings'][h % 2],
+            k,
+            3,
             seed=DeepClusterHook._seed(EpochOne, h))
         assert torch.equal(ranks[0]['assignments'][h], single.assignments)
         assert torch.allclose(
-            ranks[0]['prototypes'].split(PROTOTYPES)[h], single.centroids,
-            rtol=0, atol=1e-6)
+            ranks[0]['prototypes'].split(PROTOTYPES)[h],
+            single.centroids,
+            rtol=0,
+            atol=1e-6)
 
 
 def _digits_knn(model) -> float:
@@ -358,13 +367,14 @@ def _digits_knn(model) -> float:
     features = []
     for split in ('train', 'val'):
         dataset = DATASETS.build(
-            dict(type='Digits', split=split, pipeline=[dict(
-                type='PackInputs')]))
+            dict(
+                type='Digits', split=split,
+                pipeline=[dict(type='PackInputs')]))
         features.append(
             extract_features(
                 model,
-                DataLoader(dataset, batch_size=512,
-                           collate_fn=default_collate),
+                DataLoader(
+                    dataset, batch_size=512, collate_fn=default_collate),
                 progress=False))
     (bank, bank_labels), (queries, labels) = features
     return knn_accuracy(bank, bank_labels, queries, labels)

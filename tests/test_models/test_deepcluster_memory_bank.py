@@ -48,8 +48,12 @@ def test_write_overwrites_by_sample_id_and_grows() -> None:
     bank.write(torch.tensor([4, 9]), rows([4, 9], 1))
     bank.write(torch.tensor([9, 30, 30, 2]), rows([9, 30, 30, 2], 2))
     assert len(bank) == 4
-    assert held(bank) == {4: (0, 1.04), 9: (1, 2.09), 30: (1, 2.3),
-                          2: (1, 2.02)}
+    assert held(bank) == {
+        4: (0, 1.04),
+        9: (1, 2.09),
+        30: (1, 2.3),
+        2: (1, 2.02)
+    }
     assert bank.clock == 2
     bank.write(torch.arange(50), rows(list(range(50)), 3))
     assert len(bank) == 50
@@ -74,9 +78,10 @@ def test_gather_and_load_round_trip() -> None:
     state = bank.gather()
     assert state['stamps'].tolist() == [-1, 0, -1, 1, -1, 0]
     assert state['clock'] == 2
-    assert torch.equal(state['embeddings'][:, [1, 3, 5]],
-                       torch.cat([rows([1], 1), rows([3], 2),
-                                  rows([5], 1)], dim=1))
+    assert torch.equal(
+        state['embeddings'][:, [1, 3, 5]],
+        torch.cat([rows([1], 1), rows([3], 2),
+                   rows([5], 1)], dim=1))
     assert not state['embeddings'][:, [0, 2, 4]].any()
     other = MemoryBank(num_samples=6, num_crops=2, feat_dim=3)
     other.load(state)
@@ -107,8 +112,7 @@ def _worker(rank: int, port: int, out_dir: str) -> None:
     """
     torch.set_num_threads(1)
     torch_dist.init_process_group(
-        'gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
-        world_size=2)
+        'gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank, world_size=2)
     bank = MemoryBank(num_samples=10, num_crops=2, feat_dim=3)
     # step 0: both ranks write 3 and 4 (the lower rank's copy wins)
     # step 1: rank 1 writes 5 again, rank 0 writes 0 again
@@ -129,11 +133,17 @@ def _worker(rank: int, port: int, out_dir: str) -> None:
 def test_two_processes_keep_each_sample_once(tmp_path: Path) -> None:
     # fork: the children inherit the imports (spawn would redo them)
     mp.start_processes(
-        _worker, args=(_free_port(), str(tmp_path)), nprocs=2,
+        _worker,
+        args=(_free_port(), str(tmp_path)),
+        nprocs=2,
         start_method='fork')
     ranks = [torch.load(tmp_path / f'rank{r}.pth') for r in range(2)]
-    assert ranks[0]['synced'] == {0: (1, 1.0), 1: (0, 1.01), 3: (0, 1.03),
-                                  4: (0, 1.04)}
+    assert ranks[0]['synced'] == {
+        0: (1, 1.0),
+        1: (0, 1.01),
+        3: (0, 1.03),
+        4: (0, 1.04)
+    }
     assert ranks[1]['synced'] == {5: (1, 2.05), 6: (0, 2.06)}
     for rank in ranks:
         state = rank['state']

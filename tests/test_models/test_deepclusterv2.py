@@ -68,9 +68,8 @@ def clustered(model: nn.Module, num_samples: int = 10) -> tuple:
         F.normalize(torch.randn(k, FEAT_DIM, generator=gen), dim=1)
         for k in PROTOTYPES
     ]
-    assignments = torch.stack([
-        torch.randint(k, (num_samples, ), generator=gen) for k in PROTOTYPES
-    ])
+    assignments = torch.stack(
+        [torch.randint(k, (num_samples, ), generator=gen) for k in PROTOTYPES])
     model.init_memory_bank(num_samples)
     model.set_clusters(centroids, assignments)
     return centroids, assignments
@@ -90,12 +89,13 @@ def test_loss_follows_the_definition() -> None:
     # the reference: for each set, CE(scores / T, assignment) over all crops
     # (targets repeated per crop), then the mean over the sets
     with torch.no_grad():
-        emb = [F.normalize(model.neck(model.backbone(v))[0], dim=1)
-               for v in views]
+        emb = [
+            F.normalize(model.neck(model.backbone(v))[0], dim=1) for v in views
+        ]
     expected = sum(
         F.cross_entropy(
-            torch.cat(emb) @ c.t() / TEMPERATURE,
-            assignments[h, ids].repeat(len(views)))
+            torch.cat(emb) @ c.t() /
+            TEMPERATURE, assignments[h, ids].repeat(len(views)))
         for h, c in enumerate(centroids)) / len(PROTOTYPES)
     assert set(losses) == {'loss_clean'}
     assert torch.allclose(losses['loss_clean'], expected, rtol=0, atol=1e-5)
@@ -128,8 +128,8 @@ def test_pseudo_labels_and_label_space() -> None:
     assert torch.allclose(labels.probs.sum(dim=1), torch.ones(3))
     for h, segment in enumerate(labels.probs.split(PROTOTYPES, dim=1)):
         assert torch.equal(segment.argmax(dim=1), assignments[h, [4, 0, 6]])
-        assert torch.allclose(segment.sum(dim=1),
-                              torch.full((3, ), 1 / len(PROTOTYPES)))
+        assert torch.allclose(
+            segment.sum(dim=1), torch.full((3, ), 1 / len(PROTOTYPES)))
     assert labels.context['sample_idx'].tolist() == [4, 0, 6]
     # a mixed target (as CutMix makes) is a mixture per set
     model.eval()
@@ -174,7 +174,8 @@ def test_clear_errors() -> None:
     model.set_clusters(
         model.prototypes.split(PROTOTYPES),
         torch.full((len(PROTOTYPES), 10), -1, dtype=torch.long))
-    with pytest.raises(RuntimeError, match=r'samples \[0, 1\] have no cluster'):
+    with pytest.raises(
+            RuntimeError, match=r'samples \[0, 1\] have no cluster'):
         model.loss(views, samples([0, 1]))
 
 
@@ -187,5 +188,5 @@ def test_hard_examples_see_only_the_interface() -> None:
     assert isinstance(labels, PseudoLabels)
     embedding = F.normalize(torch.randn(2, FEAT_DIM), dim=1)
     logits = model.classify(embedding, labels)
-    assert torch.allclose(logits, embedding @ model.prototypes.t() /
-                          TEMPERATURE)
+    assert torch.allclose(logits,
+                          embedding @ model.prototypes.t() / TEMPERATURE)

@@ -13,7 +13,9 @@ from hexa_mm.models.utils import assignment_table, spherical_kmeans
 from hexa_mm.utils import ConfigError
 
 
-def blobs(num: int = 90, dim: int = 8, centres: int = 5,
+def blobs(num: int = 90,
+          dim: int = 8,
+          centres: int = 5,
           seed: int = 0) -> torch.Tensor:
     """Unit rows around a few random directions.
 
@@ -45,7 +47,8 @@ def plain_kmeans(x: torch.Tensor, k: int, iters: int, seed: int):
     Returns:
         tuple: Centroids (k, D) and assignments (N, ).
     """
-    perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))
+    perm = torch.randperm(
+        x.shape[0], generator=torch.Generator().manual_seed(seed))
     centroids = x[perm[:k]].clone()
     for _ in range(iters):
         assign = (x @ centroids.t()).max(dim=1)[1]
@@ -72,9 +75,10 @@ def test_empty_cluster_keeps_its_centroid() -> None:
     # two identical initial rows: every tie goes to the first cluster, the
     # second is empty after the first E step
     x = F.normalize(torch.tensor([[1., 0.], [1., 0.], [0.9, 0.1]]), dim=1)
-    seed = next(s for s in range(100) if set(
-        torch.randperm(3, generator=torch.Generator().manual_seed(s))
-        [:2].tolist()) == {0, 1})
+    seed = next(
+        s for s in range(100) if set(
+            torch.randperm(3, generator=torch.Generator().manual_seed(s))
+            [:2].tolist()) == {0, 1})
     first = spherical_kmeans(x, 2, num_iters=0, seed=seed)
     assert first.counts.tolist() == [3, 0]
     assert first.num_empty == 1
@@ -94,8 +98,8 @@ def test_independent_of_row_order_and_chunking() -> None:
     perm = torch.randperm(200, generator=torch.Generator().manual_seed(9))
     shuffled = spherical_kmeans(
         x[perm], 6, index=perm, num_samples=200, seed=2, chunk_size=7)
-    assert torch.allclose(shuffled.centroids, base.centroids, rtol=0,
-                          atol=1e-6)
+    assert torch.allclose(
+        shuffled.centroids, base.centroids, rtol=0, atol=1e-6)
     assert torch.equal(shuffled.assignments, base.assignments[perm])
     table = assignment_table(shuffled.assignments, perm, 200)
     assert torch.equal(table, base.assignments)
@@ -135,8 +139,7 @@ def _worker(rank: int, port: int, out_dir: str) -> None:
     """
     torch.set_num_threads(1)
     torch_dist.init_process_group(
-        'gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
-        world_size=2)
+        'gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank, world_size=2)
     x = blobs(num=301, seed=4)
     # an uneven, shuffled split of the rows
     perm = torch.randperm(301, generator=torch.Generator().manual_seed(1))
@@ -155,12 +158,14 @@ def _worker(rank: int, port: int, out_dir: str) -> None:
 def test_two_processes_equal_one(tmp_path: Path) -> None:
     # fork: the children inherit the imports (spawn would redo them)
     mp.start_processes(
-        _worker, args=(_free_port(), str(tmp_path)), nprocs=2,
+        _worker,
+        args=(_free_port(), str(tmp_path)),
+        nprocs=2,
         start_method='fork')
     single = spherical_kmeans(blobs(num=301, seed=4), 9, seed=11)
     for rank in range(2):
         got = torch.load(tmp_path / f'rank{rank}.pth')
-        assert torch.allclose(got['centroids'], single.centroids, rtol=0,
-                              atol=1e-6)
+        assert torch.allclose(
+            got['centroids'], single.centroids, rtol=0, atol=1e-6)
         assert torch.equal(got['counts'], single.counts)
         assert torch.equal(got['table'], single.assignments)

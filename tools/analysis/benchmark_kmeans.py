@@ -96,8 +96,8 @@ def main() -> None:
     bank = F.normalize(torch.randn(n, d, generator=gen), dim=1).to(device)
 
     # warm-up (kernels, allocator) on a tenth of the bank
-    spherical_kmeans(bank[:n // 10], min(k, n // 10), 1,
-                     chunk_size=args.chunk_size)
+    spherical_kmeans(
+        bank[:n // 10], min(k, n // 10), 1, chunk_size=args.chunk_size)
     if device.type == 'cuda':
         torch.cuda.reset_peak_memory_stats(device)
         before = torch.cuda.memory_allocated(device) / 2**20

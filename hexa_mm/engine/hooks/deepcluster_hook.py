@@ -99,7 +99,8 @@ class DeepClusterHook(Hook):
                 state['assignments'])
             runner.logger.info(
                 'DeepClusterHook: memory bank of '
-                f'{self._num_held(bank)} samples restored from the checkpoint.')
+                f'{self._num_held(bank)} samples restored from the checkpoint.'
+            )
             return
         if runner.iter > 0:
             runner.logger.warning(
@@ -138,10 +139,9 @@ class DeepClusterHook(Hook):
         if bar is not None:
             print(flush=True)
         model.memory_bank.sync()
-        runner.logger.info(
-            f'DeepClusterHook: memory bank filled with '
-            f'{self._num_held(model.memory_bank)} samples in '
-            f'{time.time() - start:.1f} s.')
+        runner.logger.info(f'DeepClusterHook: memory bank filled with '
+                           f'{self._num_held(model.memory_bank)} samples in '
+                           f'{time.time() - start:.1f} s.')
 
     @staticmethod
     def _num_held(bank) -> int:
@@ -195,9 +195,10 @@ class DeepClusterHook(Hook):
                 f'{int(result.counts.sum())} samples, {stats["empty"]} empty '
                 f'clusters, sizes min {stats["min_size"]} / median '
                 f'{stats["median_size"]:g} / max {stats["max_size"]}.')
-            scalars.update(
-                {f'deepcluster/set{h}_{k}': v
-                 for k, v in stats.items()})
+            scalars.update({
+                f'deepcluster/set{h}_{k}': v
+                for k, v in stats.items()
+            })
         model.set_clusters(centroids, torch.stack(tables))
         runner.logger.info(f'DeepClusterHook: clustering took '
                            f'{time.time() - start:.1f} s.')

@@ -59,8 +59,8 @@ class DeepClusterV2(PseudoLabelAlgorithm):
     def __init__(self,
                  backbone: dict,
                  neck: dict,
-                 num_prototypes: Union[int, Sequence[int]] = (3000, 3000,
-                                                              3000),
+                 num_prototypes: Union[int,
+                                       Sequence[int]] = (3000, 3000, 3000),
                  feat_dim: int = 128,
                  temperature: float = 0.1,
                  assign_crops: Sequence[int] = (0, 1),
@@ -129,8 +129,9 @@ class DeepClusterV2(PseudoLabelAlgorithm):
         shapes = tuple(tuple(c.shape) for c in centroids)
         expected = tuple((k, self.feat_dim) for k in self.num_prototypes)
         if shapes != expected:
-            raise ValueError(f'DeepClusterV2.set_clusters: centroids of shapes '
-                             f'{shapes}, expected {expected}.')
+            raise ValueError(
+                f'DeepClusterV2.set_clusters: centroids of shapes '
+                f'{shapes}, expected {expected}.')
         if assignments.dim() != 2 or assignments.shape[0] != len(expected):
             raise ValueError('DeepClusterV2.set_clusters: assignments must be '
                              f'({len(expected)}, num_samples), got '
@@ -230,8 +231,7 @@ class DeepClusterV2(PseudoLabelAlgorithm):
             list[torch.Tensor]: The views not in ``assign_crops``, in order.
         """
         return [
-            view for i, view in enumerate(inputs)
-            if i not in self.assign_crops
+            view for i, view in enumerate(inputs) if i not in self.assign_crops
         ]
 
     @torch.no_grad()

@@ -136,8 +136,8 @@ def spherical_kmeans(x: torch.Tensor,
     return KMeansResult(centroids, assignments, counts)
 
 
-def _assign(rows: torch.Tensor, centroids: torch.Tensor,
-            scores: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+def _assign(rows: torch.Tensor, centroids: torch.Tensor, scores: torch.Tensor,
+            out: torch.Tensor) -> torch.Tensor:
     """E step of a chunk: the most similar centroid of each row.
 
     Args:
@@ -154,9 +154,8 @@ def _assign(rows: torch.Tensor, centroids: torch.Tensor,
     return torch.argmax(part, dim=1, out=out)
 
 
-def _initial_centroids(x: torch.Tensor, index: torch.Tensor,
-                       num_samples: int, num_clusters: int,
-                       seed: int) -> torch.Tensor:
+def _initial_centroids(x: torch.Tensor, index: torch.Tensor, num_samples: int,
+                       num_clusters: int, seed: int) -> torch.Tensor:
     """The rows of ``num_clusters`` random sample ids present anywhere.
 
     Args:
@@ -186,8 +185,8 @@ def _initial_centroids(x: torch.Tensor, index: torch.Tensor,
             'samples in the memory bank; use fewer prototypes (clusters) '
             'than training samples.')
     generator = torch.Generator().manual_seed(seed)
-    chosen = ids[torch.randperm(ids.numel(), generator=generator)
-                 [:num_clusters].to(x.device)]
+    chosen = ids[torch.randperm(
+        ids.numel(), generator=generator)[:num_clusters].to(x.device)]
     slot = torch.full((num_samples, ), -1, dtype=torch.long, device=x.device)
     slot[chosen] = torch.arange(num_clusters, device=x.device)
     local = slot[index]

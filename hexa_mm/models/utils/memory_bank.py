@@ -90,10 +90,11 @@ class MemoryBank:
         sample_idx = sample_idx.to(device=self.device, dtype=torch.long)
         expected = (self.num_crops, sample_idx.numel(), self.feat_dim)
         if tuple(embeddings.shape) != expected:
-            raise ValueError(f'MemoryBank.write: embeddings of shape '
-                             f'{tuple(embeddings.shape)}, expected {expected}.')
-        if sample_idx.numel() and (sample_idx.min() < 0 or
-                                   sample_idx.max() >= self.num_samples):
+            raise ValueError(
+                f'MemoryBank.write: embeddings of shape '
+                f'{tuple(embeddings.shape)}, expected {expected}.')
+        if sample_idx.numel() and (sample_idx.min() < 0
+                                   or sample_idx.max() >= self.num_samples):
             raise ConfigError(
                 f'MemoryBank: sample_idx in [{int(sample_idx.min())}, '
                 f'{int(sample_idx.max())}] but the data set has '
@@ -240,7 +241,7 @@ class MemoryBank:
         self._size = index.numel()
         self._index[:self._size] = index
         self._stamp[:self._size] = stamps[index]
-        self._embeddings[:, :self._size] = state['embeddings'][:, index.cpu(
-        )].to(self._embeddings)
+        rows = state['embeddings'][:, index.cpu()]
+        self._embeddings[:, :self._size] = rows.to(self._embeddings)
         self._slot_of[index] = torch.arange(self._size, device=self.device)
         self.clock = int(state['clock'])
