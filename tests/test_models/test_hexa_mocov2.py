@@ -274,7 +274,8 @@ def _run_tool(path: str, args: list, monkeypatch: pytest.MonkeyPatch,
 def test_tools_picture_and_step_benchmark(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture) -> None:
-    config = 'configs/hexa_mocov2/hexa-mocov2_resnet18_2xb64-coslr-30e_digits.py'
+    config = ('configs/hexa_mocov2/'
+              'hexa-mocov2_resnet18_2xb64-coslr-30e_digits.py')
     out = tmp_path / 'hard.png'
     printed = _run_tool('tools/visualization/vis_hard_examples.py', [
         config, '--out', str(out), '--num', '2', '--batch', '8'

@@ -17,6 +17,7 @@ Baselines: raw pixels and the network at random initialisation (one per
 seed). The table gives mean ± std over seeds and each variant's mean
 pre-training time. ``--quick`` (1 epoch on 512 train images, seed 0) checks
 that every variant runs end to end in minutes; its numbers are not results.
+``--out`` saves the results and the configs trained, as JSON.
 """
 import argparse
 import copy
@@ -27,7 +28,7 @@ import statistics
 import sys
 import tempfile
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import torch
 from mmengine.config import Config
@@ -173,11 +174,14 @@ def summary(values: List[float]) -> str:
     return f'{statistics.mean(values):6.2f} ± {statistics.stdev(values):4.2f}'
 
 
-def run(args: argparse.Namespace) -> Dict[str, List[Dict[str, float]]]:
+def run(args: argparse.Namespace,
+        configs: Dict[str, Config]) -> Dict[str, List[Dict[str, float]]]:
     """Pre-train and measure every variant and seed, and the baselines.
 
     Args:
         args (argparse.Namespace): The arguments.
+        configs (dict[str, Config]): The pre-training config of each
+            variant (see :func:`variant_cfg`).
 
     Returns:
         dict: Per row name, one result dict per seed.
@@ -194,8 +198,6 @@ def run(args: argparse.Namespace) -> Dict[str, List[Dict[str, float]]]:
         model.init_weights()
         results.setdefault('random init', []).append(
             measure(model.to(device), loader))
-    # read every config once, so that all seeds train the same one
-    configs = {name: variant_cfg(name, args) for name in args.variants}
     with tempfile.TemporaryDirectory() as work_dir:
         for name, variant in configs.items():
             for seed in args.seeds:
@@ -227,7 +229,9 @@ def main() -> int:
     register_all_modules()
     MMLogger.get_instance('hexa_quality', log_level='WARNING')
     try:
-        results = run(args)
+        # read every config once, so that all seeds train the same one
+        configs = {name: variant_cfg(name, args) for name in args.variants}
+        results = run(args, configs)
     except (ConfigError, FileNotFoundError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
@@ -245,7 +249,14 @@ def main() -> int:
     if args.out:
         os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
         with open(args.out, 'w') as f:
-            json.dump(dict(args=vars(args), results=results), f, indent=1)
+            json.dump(
+                dict(
+                    args=vars(args),
+                    results=results,
+                    configs={n: c.pretty_text
+                             for n, c in configs.items()}),
+                f,
+                indent=1)
     return 0
 
 

@@ -184,8 +184,9 @@ def main() -> int:
             load_weights_and_clusters(model, args.checkpoint)
         elif hasattr(model, 'set_clusters'):
             raise ConfigError(
-                f'{type(model).__name__} needs --checkpoint: its pseudo-labels '
-                "are the cluster assignments a DeepClusterHook run saved.")
+                f'{type(model).__name__} needs --checkpoint: its '
+                'pseudo-labels are the cluster assignments a DeepClusterHook '
+                'run saved.')
         dataset = DATASETS.build(cfg.train_dataloader.dataset)
         if len(dataset) < args.batch:
             raise ConfigError(f'--batch {args.batch} is larger than the '

@@ -104,8 +104,9 @@ class CutMixHardExample(BaseHardExample):
         """
         shape = views[0].shape
         if any(v.shape != shape for v in views):
+            sizes = [tuple(v.shape) for v in views]
             raise ValueError('CutMixHardExample: the source views must share '
-                             f'one size, got {[tuple(v.shape) for v in views]}.')
+                             f'one size, got {sizes}.')
         num, height, width = shape[0], shape[-2], shape[-1]
         device = views[0].device
         partner = self.partners(num, device)
