@@ -14,8 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from hexa_mm.models import (AdversarialHardExample, CleanPass,
-                            CutMixHardExample, PseudoLabels,
-                            frozen_norm_stats, soft_cross_entropy)
+                            CutMixHardExample, PseudoLabels, frozen_norm_stats,
+                            soft_cross_entropy)
 from hexa_mm.registry import MODELS
 from hexa_mm.utils import ConfigError, register_all_modules
 
@@ -52,8 +52,7 @@ class ToyAlgorithm(nn.Module):
         return soft_cross_entropy(logits, probs)
 
     def pixel_scale(self) -> Tuple[torch.Tensor, torch.Tensor]:
-        return (torch.full((1, 3, 1, 1), MEAN), torch.full((1, 3, 1, 1),
-                                                           STD))
+        return (torch.full((1, 3, 1, 1), MEAN), torch.full((1, 3, 1, 1), STD))
 
 
 def batch(seed: int = 0) -> Tuple[torch.Tensor, PseudoLabels]:
@@ -78,8 +77,8 @@ def clean_pass(algorithm: nn.Module, view: torch.Tensor,
         views=[view.detach()], embeddings=[embedding.detach()], grads=[grad])
 
 
-def trained_toy(steps: int = 30) -> Tuple[ToyAlgorithm, torch.Tensor,
-                                          PseudoLabels]:
+def trained_toy(
+        steps: int = 30) -> Tuple[ToyAlgorithm, torch.Tensor, PseudoLabels]:
     """The toy fitted for a few steps to one batch."""
     toy = ToyAlgorithm()
     view, labels = batch()
@@ -117,32 +116,37 @@ def assert_unchanged(before: Dict[str, torch.Tensor],
 @pytest.mark.parametrize('cfg', [
     dict(type='CutMixHardExample'),
     dict(type='AdversarialHardExample'),
-    dict(type='AdversarialHardExample', steps=2, random_start=True,
-         aux_norm=True),
+    dict(
+        type='AdversarialHardExample',
+        steps=2,
+        random_start=True,
+        aux_norm=True),
 ])
 def test_generators_serve_a_toy_algorithm(cfg: dict) -> None:
     toy = ToyAlgorithm()
     generator = MODELS.build(cfg)
     generator.check_algorithm(toy)
     view, labels = batch()
-    views, hard_labels, scalars = generator(
-        toy, clean_pass(toy, view, labels), labels)
+    views, hard_labels, scalars = generator(toy, clean_pass(toy, view, labels),
+                                            labels)
     assert len(views) == 1 and views[0].shape == view.shape
     assert not views[0].requires_grad
     assert hard_labels.probs.shape == labels.probs.shape
     assert torch.allclose(hard_labels.probs.sum(1), torch.ones(NUM))
     assert all('loss' not in key for key in scalars)
     with generator.encoding(toy):
-        loss = toy.pseudo_label_loss(toy.predict(views[0], hard_labels),
-                                     hard_labels.probs)
+        loss = toy.pseudo_label_loss(
+            toy.predict(views[0], hard_labels), hard_labels.probs)
     loss.backward()  # the hard view trains the toy
     assert toy.head.weight.grad is not None
 
 
 def test_algorithm_without_the_interface_is_refused() -> None:
     for generator in (CutMixHardExample(), AdversarialHardExample()):
-        with pytest.raises(ConfigError, match='lacks pseudo_label_loss, '
-                           'predict, classify, pixel_scale'):
+        with pytest.raises(
+                ConfigError,
+                match='lacks pseudo_label_loss, '
+                'predict, classify, pixel_scale'):
             generator.check_algorithm(nn.Linear(2, 2))
 
 
@@ -216,8 +220,7 @@ def test_cutmix_targets_and_logged_lambda() -> None:
                        for j in range(NUM)]
             partner_of[i] = matches.index(True)
     expected = own.view(-1, 1) * labels.probs + torch.stack([
-        (1 - own[i]) * labels.probs[partner_of.get(i, i)]
-        for i in range(NUM)
+        (1 - own[i]) * labels.probs[partner_of.get(i, i)] for i in range(NUM)
     ])
     assert torch.allclose(hard.probs, expected, atol=1e-6)
     assert torch.allclose(scalars['cutmix_lam'], own.mean(), atol=1e-6)
@@ -258,10 +261,10 @@ def test_adversarial_stays_in_the_ball_and_the_pixel_range(
         # a full step on every pixel the range does not clip
         moved = (adv_px - clean_px).abs()
         free = (clean_px > eps) & (clean_px < 1 - eps)
-        assert torch.allclose(moved[free],
-                              torch.full_like(moved[free],
-                                              min(eps, generator.step_size)),
-                              atol=1e-5)
+        assert torch.allclose(
+            moved[free],
+            torch.full_like(moved[free], min(eps, generator.step_size)),
+            atol=1e-5)
 
 
 def test_adversarial_raises_the_loss_of_a_trained_model() -> None:
@@ -344,5 +347,4 @@ class _NoNorm(ToyAlgorithm):
 
 def test_aux_norm_needs_batch_norms() -> None:
     with pytest.raises(ConfigError, match='found none'):
-        AdversarialHardExample(aux_norm=True).check_algorithm(
-            _NoNorm())
+        AdversarialHardExample(aux_norm=True).check_algorithm(_NoNorm())

@@ -53,8 +53,11 @@ def tiny(hard_examples=None, **overrides) -> torch.nn.Module:
     model.set_clusters([
         F.normalize(torch.randn(k, FEAT_DIM, generator=gen), dim=1)
         for k in PROTOTYPES
-    ], torch.stack([torch.randint(k, (10, ), generator=gen)
-                    for k in PROTOTYPES]))
+    ],
+                       torch.stack([
+                           torch.randint(k, (10, ), generator=gen)
+                           for k in PROTOTYPES
+                       ]))
     return model
 
 
@@ -65,8 +68,8 @@ def samples(ids: List[int]) -> List[DataSample]:
 def views(seed: int = 0) -> List[torch.Tensor]:
     """Multi-crop views of random images (normalised): 2 x 16 px, 2 x 8 px."""
     gen = torch.Generator().manual_seed(seed)
-    return [(torch.rand(4, 3, size, size, generator=gen) * 255 - 78.85) /
-            88.94 for size in (16, 16, 8, 8)]
+    return [(torch.rand(4, 3, size, size, generator=gen) * 255 - 78.85) / 88.94
+            for size in (16, 16, 8, 8)]
 
 
 def test_clean_term_and_bank_are_deepcluster_v2s() -> None:
@@ -80,13 +83,12 @@ def test_clean_term_and_bank_are_deepcluster_v2s() -> None:
         'loss_clean', 'loss_cutmix', 'cutmix_rise', 'cutmix_lam', 'loss_adv',
         'adv_rise'
     }
-    assert torch.allclose(b['loss_clean'], a['loss_clean'], rtol=0,
-                          atol=1e-12)
+    assert torch.allclose(b['loss_clean'], a['loss_clean'], rtol=0, atol=1e-12)
     # the bank holds the clean assignment crops' embeddings only
     for name in ('index', 'embeddings', 'stamps'):
         assert torch.equal(
-            getattr(hexa.memory_bank, name),
-            getattr(plain.memory_bank, name)), name
+            getattr(hexa.memory_bank, name), getattr(plain.memory_bank,
+                                                     name)), name
     a['loss_clean'].backward()
     b['loss_clean'].backward(retain_graph=True)
     for (name, p), q in zip(plain.named_parameters(), hexa.parameters()):
@@ -109,8 +111,8 @@ def test_hard_views_of_the_assignment_crops_with_their_targets() -> None:
     assert len(mixed) == 2
     assert torch.allclose(mixed_labels.probs.sum(1), torch.ones(4))
     for segment in mixed_labels.probs.split(PROTOTYPES, dim=1):
-        assert torch.allclose(segment.sum(1),
-                              torch.full((4, ), 1 / len(PROTOTYPES)))
+        assert torch.allclose(
+            segment.sum(1), torch.full((4, ), 1 / len(PROTOTYPES)))
     attacked, adv_labels, _ = adv(model, clean, labels)
     assert len(attacked) == 2
     assert torch.equal(adv_labels.probs, labels.probs)
@@ -125,9 +127,8 @@ def test_configs_build_hexa_dcluster(path: str) -> None:
     cfg = Config.fromfile(path)
     model = MODELS.build(cfg.model)
     assert type(model).__name__ == 'DeepClusterV2'
-    assert [type(g).__name__ for g in model.hard_examples] == [
-        'CutMixHardExample', 'AdversarialHardExample'
-    ]
+    assert [type(g).__name__ for g in model.hard_examples
+            ] == ['CutMixHardExample', 'AdversarialHardExample']
     assert [h['type'] for h in cfg.custom_hooks] == ['DeepClusterHook']
 
 
@@ -136,8 +137,8 @@ PIPELINE = [
     dict(
         type='MultiView',
         num_views=[1, 1],
-        transforms=[[], [dict(type='RandomFlip', prob=1.,
-                              direction='vertical')]]),
+        transforms=[[],
+                    [dict(type='RandomFlip', prob=1., direction='vertical')]]),
     dict(type='PackInputs')
 ]
 

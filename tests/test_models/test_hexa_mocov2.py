@@ -44,9 +44,7 @@ def views(seed: int, num: int = 4) -> list:
     """Two views of random images; with no normalisation configured, a view
     is the image in 0-255."""
     gen = torch.Generator().manual_seed(seed)
-    return [
-        torch.rand(num, 3, 16, 16, generator=gen) * 255 for _ in range(2)
-    ]
+    return [torch.rand(num, 3, 16, 16, generator=gen) * 255 for _ in range(2)]
 
 
 def test_clean_term_and_queue_are_moco_v2s() -> None:
@@ -65,8 +63,8 @@ def test_clean_term_and_queue_are_moco_v2s() -> None:
             'loss_clean', 'loss_cutmix', 'cutmix_rise', 'cutmix_lam',
             'loss_adv', 'adv_rise'
         }
-        assert torch.allclose(hard['loss_clean'], plain['loss_clean'],
-                              rtol=0, atol=1e-12)
+        assert torch.allclose(
+            hard['loss_clean'], plain['loss_clean'], rtol=0, atol=1e-12)
         # keys are clean, from the momentum encoder; the queue holds them only
         assert torch.equal(hexa.queue, moco.queue)
         assert torch.equal(hexa.queue_ptr, moco.queue_ptr)
@@ -83,8 +81,7 @@ def test_clean_term_and_queue_are_moco_v2s() -> None:
         for (name, p), q in zip(moco.named_parameters(), hexa.parameters()):
             assert (p.grad is None) == (q.grad is None), name
             if p.grad is not None:
-                assert torch.allclose(q.grad, p.grad, rtol=0,
-                                      atol=1e-12), name
+                assert torch.allclose(q.grad, p.grad, rtol=0, atol=1e-12), name
         hexa.zero_grad()
         total.backward()  # the hard terms train the query encoder only
         assert all(p.grad is None for p in hexa.encoder_k.parameters())
@@ -108,8 +105,8 @@ def test_attack_starts_from_the_clean_loss_gradient() -> None:
     pixels = clean.views[0] * std + mean
     step = (hard - clean.views[0]) * std
     free = (pixels > adv.eps) & (pixels < 1 - adv.eps)
-    assert torch.allclose(step[free],
-                          expected.sign()[free] * adv.eps, atol=1e-9)
+    assert torch.allclose(
+        step[free], expected.sign()[free] * adv.eps, atol=1e-9)
     # without a generator asking, no gradient is taken
     assert model.clean_pass(batch, labels, with_grads=False)[1].grads is None
 
@@ -153,8 +150,8 @@ def test_advprop_norms_leave_the_backbone_layout_alone() -> None:
     model = tiny([dict(type='AdversarialHardExample', aux_norm=True)])
     plain_keys = set(tiny().state_dict())
     keys = set(model.state_dict())
-    assert {k for k in keys if not k.startswith('hard_examples.')
-            } == plain_keys
+    assert {k
+            for k in keys if not k.startswith('hard_examples.')} == plain_keys
     # backbone (20 norms) and neck (none: MoCoV2Neck is linear layers)
     assert len(model.hard_examples[0].aux_norms) == 20
     losses = model.loss(views(0), None)
@@ -180,9 +177,8 @@ def test_bad_generator_fails_the_model_build() -> None:
 def test_configs_build_hexa_moco(path: str) -> None:
     cfg = Config.fromfile(path)
     model = MODELS.build(cfg.model)
-    assert [type(g).__name__ for g in model.hard_examples] == [
-        'CutMixHardExample', 'AdversarialHardExample'
-    ]
+    assert [type(g).__name__ for g in model.hard_examples
+            ] == ['CutMixHardExample', 'AdversarialHardExample']
     adv = model.hard_examples[1]
     assert adv.eps == adv.step_size == pytest.approx(2 / 255)
     assert adv.steps == 1 and not adv.random_start and not adv.aux_norm
@@ -243,8 +239,7 @@ def test_resume_with_generators(tmp_path: Path) -> None:
     assert any('aux_norms' in key for key in saved)
 
     resumed = RUNNERS.build(
-        _runner_cfg(
-            tmp_path, max_epochs=2, load_from=checkpoint, resume=True))
+        _runner_cfg(tmp_path, max_epochs=2, load_from=checkpoint, resume=True))
     resumed.load_or_resume()
     state = resumed.model.state_dict()
     assert state.keys() == saved.keys()
@@ -277,9 +272,10 @@ def test_tools_picture_and_step_benchmark(
     config = ('configs/hexa_mocov2/'
               'hexa-mocov2_resnet18_2xb64-coslr-30e_digits.py')
     out = tmp_path / 'hard.png'
-    printed = _run_tool('tools/visualization/vis_hard_examples.py', [
-        config, '--out', str(out), '--num', '2', '--batch', '8'
-    ], monkeypatch, capsys)
+    printed = _run_tool(
+        'tools/visualization/vis_hard_examples.py',
+        [config, '--out',
+         str(out), '--num', '2', '--batch', '8'], monkeypatch, capsys)
     assert f'written to {out}' in printed
     assert out.stat().st_size > 10_000
     table = _run_tool('tools/analysis/benchmark_hexa_step.py', [

@@ -42,16 +42,31 @@ def parse_args() -> argparse.Namespace:
         argparse.Namespace: The arguments.
     """
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config', nargs='?', default=DEFAULT_CONFIG,
-                        help='a HEXA config (its hard_examples are timed)')
-    parser.add_argument('--batch', type=int, default=None,
-                        help='images per step (default: the config\'s)')
-    parser.add_argument('--size', type=int, default=32,
-                        help='view size in pixels (default: 32)')
-    parser.add_argument('--repeats', type=int, default=10,
-                        help='timed steps per variant (default: 10)')
-    parser.add_argument('--warmup', type=int, default=3,
-                        help='untimed steps per variant (default: 3)')
+    parser.add_argument(
+        'config',
+        nargs='?',
+        default=DEFAULT_CONFIG,
+        help='a HEXA config (its hard_examples are timed)')
+    parser.add_argument(
+        '--batch',
+        type=int,
+        default=None,
+        help='images per step (default: the config\'s)')
+    parser.add_argument(
+        '--size',
+        type=int,
+        default=32,
+        help='view size in pixels (default: 32)')
+    parser.add_argument(
+        '--repeats',
+        type=int,
+        default=10,
+        help='timed steps per variant (default: 10)')
+    parser.add_argument(
+        '--warmup',
+        type=int,
+        default=3,
+        help='untimed steps per variant (default: 3)')
     parser.add_argument('--device', default='cpu', help='cpu or cuda')
     return parser.parse_args()
 
@@ -83,8 +98,7 @@ def build_variants(cfg: Config) -> Dict[str, torch.nn.Module]:
 
 
 def time_steps(models: Dict[str, torch.nn.Module], data: dict, repeats: int,
-               warmup: int,
-               device: str) -> Dict[str, Dict[str, List[float]]]:
+               warmup: int, device: str) -> Dict[str, Dict[str, List[float]]]:
     """Run the variants in turn; time each train step.
 
     Args:
@@ -103,8 +117,7 @@ def time_steps(models: Dict[str, torch.nn.Module], data: dict, repeats: int,
         model.to(device).train()
         wrappers[name] = OptimWrapper(
             torch.optim.SGD(
-                model.parameters(), lr=0.03, momentum=0.9,
-                weight_decay=1e-4))
+                model.parameters(), lr=0.03, momentum=0.9, weight_decay=1e-4))
     times = {name: dict(wall=[], cpu=[]) for name in models}
     for step in range(warmup + repeats):
         for name, model in models.items():
@@ -134,9 +147,11 @@ def main() -> int:
     gen = torch.Generator().manual_seed(0)
     data = dict(
         inputs=[
-            torch.randint(0, 256, (batch, 3, args.size, args.size),
-                          generator=gen, dtype=torch.uint8)
-            for _ in range(2)
+            torch.randint(
+                0,
+                256, (batch, 3, args.size, args.size),
+                generator=gen,
+                dtype=torch.uint8) for _ in range(2)
         ],
         data_samples=[DataSample() for _ in range(batch)])
     times = time_steps(models, data, args.repeats, args.warmup, args.device)
@@ -148,12 +163,12 @@ def main() -> int:
           f'{torch.get_num_threads()}, median of {args.repeats} steps '
           f'after {args.warmup} warm-up')
     print(f'{"variant":<16}' + ''.join(f'{c + " s/step":>14}{"ratio":>7}'
-                                        for c in clocks))
+                                       for c in clocks))
     for name, values in times.items():
         medians = {c: statistics.median(values[c]) for c in clocks}
-        print(f'{name:<16}' + ''.join(
-            f'{medians[c]:>14.4f}{medians[c] / plain[c]:>7.2f}'
-            for c in clocks))
+        print(f'{name:<16}' +
+              ''.join(f'{medians[c]:>14.4f}{medians[c] / plain[c]:>7.2f}'
+                      for c in clocks))
     return 0
 
 

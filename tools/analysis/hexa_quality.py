@@ -68,15 +68,27 @@ def parse_args() -> argparse.Namespace:
         argparse.Namespace: The arguments.
     """
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--quick', action='store_true',
-                        help=f'1 epoch on {QUICK_IMAGES} images, seed 0')
-    parser.add_argument('--variants', nargs='+', choices=list(VARIANTS),
-                        default=list(VARIANTS), help='default: all')
+    parser.add_argument(
+        '--quick',
+        action='store_true',
+        help=f'1 epoch on {QUICK_IMAGES} images, seed 0')
+    parser.add_argument(
+        '--variants',
+        nargs='+',
+        choices=list(VARIANTS),
+        default=list(VARIANTS),
+        help='default: all')
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
-    parser.add_argument('--epochs', type=int, default=None,
-                        help="pre-training epochs (default: the configs')")
-    parser.add_argument('--workers', type=int, default=None,
-                        help='data loader workers (default: the configs\')')
+    parser.add_argument(
+        '--epochs',
+        type=int,
+        default=None,
+        help="pre-training epochs (default: the configs')")
+    parser.add_argument(
+        '--workers',
+        type=int,
+        default=None,
+        help='data loader workers (default: the configs\')')
     parser.add_argument('--out', default=None, help='write results as JSON')
     args = parser.parse_args()
     if args.quick:
@@ -136,8 +148,9 @@ def variant_cfg(name: str, args: argparse.Namespace) -> Config:
     return cfg
 
 
-def measure(model: torch.nn.Module, loader, pixels: bool = False
-            ) -> Dict[str, float]:
+def measure(model: torch.nn.Module,
+            loader,
+            pixels: bool = False) -> Dict[str, float]:
     """kNN top-1 and few-shot accuracy of one representation.
 
     Args:
@@ -154,8 +167,8 @@ def measure(model: torch.nn.Module, loader, pixels: bool = False
     bank, bank_labels = feats[:n_bank], labels[:n_bank]
     query, query_labels = feats[n_bank:], labels[n_bank:]
     return dict(
-        knn=knn_accuracy(bank, bank_labels, query, query_labels, k=200,
-                         temperature=0.07),
+        knn=knn_accuracy(
+            bank, bank_labels, query, query_labels, k=200, temperature=0.07),
         few_shot=few_shot_accuracy(bank, bank_labels, query, query_labels,
                                    SHOTS, DRAWS))
 
@@ -196,8 +209,8 @@ def run(args: argparse.Namespace,
         torch.manual_seed(seed)
         model = MODELS.build(base.model)
         model.init_weights()
-        results.setdefault('random init', []).append(
-            measure(model.to(device), loader))
+        results.setdefault('random init',
+                           []).append(measure(model.to(device), loader))
     with tempfile.TemporaryDirectory() as work_dir:
         for name, variant in configs.items():
             for seed in args.seeds:
@@ -212,9 +225,11 @@ def run(args: argparse.Namespace,
                 res = measure(runner.model, loader)
                 res['train_s'] = seconds
                 results.setdefault(name, []).append(res)
-                print(f'{name} seed {seed}: kNN {res["knn"]:.2f}  '
-                      f'{SHOTS}-shot {res["few_shot"]:.2f}  '
-                      f'({seconds:.0f} s)', flush=True)
+                print(
+                    f'{name} seed {seed}: kNN {res["knn"]:.2f}  '
+                    f'{SHOTS}-shot {res["few_shot"]:.2f}  '
+                    f'({seconds:.0f} s)',
+                    flush=True)
                 del runner
     return results
 
@@ -253,8 +268,10 @@ def main() -> int:
                 dict(
                     args=vars(args),
                     results=results,
-                    configs={n: c.pretty_text
-                             for n, c in configs.items()}),
+                    configs={
+                        n: c.pretty_text
+                        for n, c in configs.items()
+                    }),
                 f,
                 indent=1)
     return 0

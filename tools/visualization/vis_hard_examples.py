@@ -31,8 +31,9 @@ from mmengine.logging import MMLogger  # noqa: E402
 from mmengine.runner.checkpoint import load_state_dict  # noqa: E402
 
 from hexa_mm.engine import refuse_unsafe_pickles  # noqa: E402
-from hexa_mm.models import (AdversarialHardExample,  # noqa: E402
-                            CutMixHardExample)
+from hexa_mm.models import (
+    AdversarialHardExample,  # noqa: E402
+    CutMixHardExample)
 from hexa_mm.registry import DATASETS, MODELS  # noqa: E402
 from hexa_mm.utils import ConfigError, register_all_modules  # noqa: E402
 
@@ -90,8 +91,8 @@ def load_weights_and_clusters(model: torch.nn.Module, path: str) -> None:
     """
     with refuse_unsafe_pickles(path):
         checkpoint = torch.load(path, map_location='cpu', weights_only=True)
-    load_state_dict(model, checkpoint.get('state_dict', checkpoint),
-                    logger='silent')
+    load_state_dict(
+        model, checkpoint.get('state_dict', checkpoint), logger='silent')
     clusters = checkpoint.get('deepcluster')
     if clusters is not None:
         model.set_clusters(
@@ -125,9 +126,11 @@ def draw(rows: List[dict], eps: float, title: str, out: str) -> None:
         title (str): The figure title.
         out (str): The PNG path.
     """
-    heads = ['clean view', 'adversarial view',
-             f'perturbation ×{0.5 / eps:.0f} (ε = {eps * 255:.3g}/255)',
-             'CutMix view']
+    heads = [
+        'clean view', 'adversarial view',
+        f'perturbation ×{0.5 / eps:.0f} (ε = {eps * 255:.3g}/255)',
+        'CutMix view'
+    ]
     fig, axes = plt.subplots(
         len(rows), 4, figsize=(10, 2.6 * len(rows)), squeeze=False)
     for r, row in enumerate(rows):
@@ -212,16 +215,17 @@ def main() -> int:
             dict(
                 clean=to_image(source[i], mean, std),
                 adv=to_image(adv_view[i], mean, std),
-                delta=((adv_view[i] - source[i]) *
-                       std[0]).permute(1, 2, 0).cpu().numpy(),
+                delta=((adv_view[i] - source[i]) * std[0]).permute(
+                    1, 2, 0).cpu().numpy(),
                 cutmix=to_image(mixed.views[0][i], mean, std),
                 box=mixed.boxes[i].tolist(),
                 lam=float(mixed.lam[i])))
     weights = osp.basename(args.checkpoint) if args.checkpoint else \
         'random init'
-    draw(rows, adv.eps,
-         f'{osp.basename(args.config)} ({weights}); {adv.steps}-step '
-         f'attack, CutMix α = {cutmix.alpha:g}', args.out)
+    draw(
+        rows, adv.eps,
+        f'{osp.basename(args.config)} ({weights}); {adv.steps}-step '
+        f'attack, CutMix α = {cutmix.alpha:g}', args.out)
     print(f'hard examples written to {args.out}')
     return 0
 

@@ -245,13 +245,13 @@ class AdversarialHardExample(BaseHardExample):
         mean, std = (t.to(sources[0]) for t in algorithm.pixel_scale())
         low, high = (0 - mean) / std, (1 - mean) / std
         eps, step = self.eps / std, self.step_size / std
+        # the ε-ball around each clean view, within the valid pixel range
         lower = [torch.maximum(s - eps, low) for s in sources]
         upper = [torch.minimum(s + eps, high) for s in sources]
         views = sources
         if self.random_start:
             views = [
-                torch.minimum(torch.maximum(
-                    s + (torch.rand_like(s) * 2 - 1) * eps, lo), up)
+                torch.clamp(s + (torch.rand_like(s) * 2 - 1) * eps, lo, up)
                 for s, lo, up in zip(sources, lower, upper)
             ]
         for i in range(self.steps):
@@ -260,7 +260,7 @@ class AdversarialHardExample(BaseHardExample):
             else:
                 grads = self._input_grads(algorithm, views, labels)
             views = [
-                torch.minimum(torch.maximum(v + step * g.sign(), lo), up)
+                torch.clamp(v + step * g.sign(), lo, up)
                 for v, g, lo, up in zip(views, grads, lower, upper)
             ]
         return [v.detach() for v in views], labels, {}

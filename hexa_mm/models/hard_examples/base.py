@@ -48,8 +48,9 @@ class BaseHardExample(nn.Module, metaclass=ABCMeta):
         Args:
             algorithm (nn.Module): The algorithm this generator serves.
         """
-        missing = [m for m in INTERFACE if not callable(
-            getattr(algorithm, m, None))]
+        missing = [
+            m for m in INTERFACE if not callable(getattr(algorithm, m, None))
+        ]
         if missing:
             raise ConfigError(
                 f'{type(self).__name__} needs an algorithm built on '
