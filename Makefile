@@ -25,6 +25,11 @@ $(STAMP): $(REQS)
 	@touch $@
 	@echo "installed into $(VENV)"
 
+# full mmcv (compiled CPU ops, built from source: ~35 min the first time on
+# 2 cores, then from pip's wheel cache) + mmdet and mmsegmentation
+install-full: install
+	bash tools/install_full_mmcv.sh $(VENV)
+
 demo: install
 	PYTHON=$(PY) bash tools/demo.sh
 
