@@ -3,6 +3,8 @@
 #   bash tools/dist_train.sh CONFIG N [train.py options]
 # Multi-node: NNODES, NODE_RANK, MASTER_ADDR and PORT, as in OpenMMLab.
 # Without CUDA the processes use gloo (HexaRunner says so once in the log).
+# TRAIN_SCRIPT picks another entry point with train.py's interface
+# (tools/benchmarks/*/dist_train.sh use it for tools/benchmarks/train_downstream.py).
 set -euo pipefail
 if [ $# -lt 2 ]; then
   echo "usage: bash tools/dist_train.sh CONFIG NUM_PROCESSES [train.py options]" >&2
@@ -16,6 +18,7 @@ PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 HERE="$(cd "$(dirname "$0")" && pwd)"
 PYTHON=${PYTHON:-python}
+TRAIN_SCRIPT=${TRAIN_SCRIPT:-"$HERE/train.py"}
 
 PYTHONPATH="$HERE/..${PYTHONPATH:+:$PYTHONPATH}" \
 exec "$PYTHON" -m torch.distributed.run \
@@ -24,4 +27,4 @@ exec "$PYTHON" -m torch.distributed.run \
     --master_addr="$MASTER_ADDR" \
     --nproc_per_node="$GPUS" \
     --master_port="$PORT" \
-    "$HERE/train.py" "$CONFIG" --launcher pytorch "${@:3}"
+    "$TRAIN_SCRIPT" "$CONFIG" --launcher pytorch "${@:3}"

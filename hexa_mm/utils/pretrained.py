@@ -1,0 +1,290 @@
+"""Pre-trained backbones for downstream benchmarks.
+
+A hexa_mm training checkpoint holds the whole algorithm (backbone, neck,
+momentum encoder, queue or memory bank, optimizer state...). Downstream
+configs (mmpretrain, mmdet, mmseg) want a plain backbone ``state_dict``
+loaded through ``init_cfg=dict(type='Pretrained', checkpoint=...)``. This
+module extracts one, accepts either kind of file as ``PRETRAIN``, and points a
+downstream config's backbone (and the C4 detector's res5 shared head) at it.
+"""
+import os
+import os.path as osp
+import tempfile
+from collections import OrderedDict
+from typing import Dict, List, Tuple
+
+import torch
+from mmengine.config import Config, ConfigDict
+from mmengine.registry import MODELS, DefaultScope
+
+from .errors import CheckpointError, ConfigError
+
+__all__ = [
+    'check_pretrained_keys', 'extract_backbone_state_dict',
+    'load_weights_only', 'resolve_pretrained', 'save_state_dict',
+    'set_pretrained', 'sync_bn_to_bn'
+]
+
+BACKBONE_PREFIX = 'backbone.'
+EXTRACTED_NAME = 'pretrain_backbone.pth'
+
+
+def load_weights_only(path: str) -> dict:
+    """Load a checkpoint with ``torch.load(weights_only=True)`` on the CPU.
+
+    Args:
+        path (str): The checkpoint file.
+
+    Returns:
+        dict: What the file holds.
+
+    Raises:
+        ConfigError: If the file does not exist, or cannot be loaded with
+            weights only (the message names the file and the fix).
+    """
+    if not osp.isfile(path):
+        raise ConfigError(f'checkpoint {path} does not exist: pass the path '
+                          'of a hexa_mm checkpoint or an extracted backbone')
+    try:
+        checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as err:  # torch raises several types for bad files
+        reason = str(err).strip().splitlines()[0] if str(err) else repr(err)
+        raise CheckpointError(
+            f'cannot load {path} with weights only ({reason}): pass a '
+            'checkpoint saved by hexa_mm or an extracted backbone') from err
+    if not isinstance(checkpoint, dict):
+        raise CheckpointError(f'{path} holds a {type(checkpoint).__name__}, '
+                              'not a checkpoint dict or state_dict')
+    return checkpoint
+
+
+def extract_backbone_state_dict(
+        checkpoint: dict,
+        prefix: str = BACKBONE_PREFIX) -> 'OrderedDict[str, torch.Tensor]':
+    """The backbone weights of a training checkpoint, prefix stripped.
+
+    Only keys that start with ``prefix`` are kept: the query backbone of
+    MoCo (``backbone.``), never the momentum encoder's copy
+    (``encoder_k.module.backbone.``), the neck, head, queue or memory bank.
+
+    Args:
+        checkpoint (dict): A loaded checkpoint (a dict with ``state_dict``)
+            or a bare ``state_dict``.
+        prefix (str): The prefix of the backbone's keys.
+            Defaults to ``'backbone.'``.
+
+    Returns:
+        OrderedDict[str, torch.Tensor]: The backbone ``state_dict``.
+
+    Raises:
+        ConfigError: If no key starts with ``prefix``.
+    """
+    state_dict = checkpoint.get('state_dict', checkpoint)
+    backbone = OrderedDict(
+        (key[len(prefix):], value) for key, value in state_dict.items()
+        if key.startswith(prefix) and torch.is_tensor(value))
+    if not backbone:
+        raise ConfigError(
+            f'no "{prefix}*" weights in this checkpoint (top-level keys: '
+            f'{_top_level(state_dict)}): it is not a hexa_mm pre-training '
+            'checkpoint')
+    return backbone
+
+
+def _top_level(state_dict: dict) -> str:
+    """A short summary of a state_dict's top-level key prefixes.
+
+    Args:
+        state_dict (dict): Any dict.
+
+    Returns:
+        str: Up to 6 distinct first components of its keys, comma-separated.
+    """
+    names = list(OrderedDict.fromkeys(str(k).split('.')[0] for k in state_dict))
+    return ', '.join(names[:6]) + (', ...' if len(names) > 6 else '') or 'none'
+
+
+def is_backbone_state_dict(checkpoint: dict) -> bool:
+    """Whether a loaded file is already a bare backbone ``state_dict``.
+
+    Args:
+        checkpoint (dict): What :func:`load_weights_only` returned.
+
+    Returns:
+        bool: True if it maps names to tensors, has no ``state_dict`` entry
+        and no key with the ``backbone.`` prefix.
+    """
+    return (bool(checkpoint) and 'state_dict' not in checkpoint
+            and all(torch.is_tensor(v) for v in checkpoint.values())
+            and not any(k.startswith(BACKBONE_PREFIX) for k in checkpoint))
+
+
+def save_state_dict(state_dict: Dict[str, torch.Tensor], out: str) -> None:
+    """Save a ``state_dict`` atomically: a failure leaves no partial file.
+
+    Args:
+        state_dict (dict[str, torch.Tensor]): What to save.
+        out (str): The destination; its folder is created if needed.
+    """
+    folder = osp.dirname(osp.abspath(out))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix='.tmp-', suffix='.pth', dir=folder)
+    os.close(fd)
+    try:
+        torch.save(state_dict, tmp)
+        os.replace(tmp, out)
+    finally:
+        if osp.exists(tmp):
+            os.remove(tmp)
+
+
+def resolve_pretrained(path: str, work_dir: str) -> Tuple[str, str]:
+    """The backbone file a downstream run should load, given ``PRETRAIN``.
+
+    A bare backbone ``state_dict`` (what
+    ``tools/model_converters/extract_backbone_weights.py`` writes) is used as
+    it is. A full hexa_mm training checkpoint is accepted too: its backbone
+    is extracted into ``work_dir/pretrain_backbone.pth``, which is used.
+
+    Args:
+        path (str): ``PRETRAIN`` as the user gave it.
+        work_dir (str): The downstream run's work dir.
+
+    Returns:
+        tuple[str, str]: The backbone file, and one line saying what was done.
+
+    Raises:
+        ConfigError: If the file does not exist, does not load with weights
+            only, or is neither a backbone nor a checkpoint with backbone
+            weights.
+    """
+    checkpoint = load_weights_only(path)
+    if is_backbone_state_dict(checkpoint):
+        return path, f'backbone weights: {path} ({len(checkpoint)} tensors)'
+    try:
+        backbone = extract_backbone_state_dict(checkpoint)
+    except ConfigError as err:
+        raise ConfigError(f'PRETRAIN {path}: {err}') from err
+    out = osp.join(work_dir, EXTRACTED_NAME)
+    save_state_dict(backbone, out)
+    return out, (f'{path} is a training checkpoint: extracted its '
+                 f'{len(backbone)} backbone tensors into {out}')
+
+
+def _pretrained_targets(model: ConfigDict) -> List[Tuple[str, ConfigDict]]:
+    """The parts of a downstream model that load the backbone file.
+
+    Args:
+        model (ConfigDict): ``cfg.model``.
+
+    Returns:
+        list[tuple[str, ConfigDict]]: ``(config path, sub-config)`` pairs:
+        the backbone, and the C4 detectors' res5 shared head if present.
+    """
+    targets = [('model.backbone', model.backbone)]
+    shared_head = model.get('roi_head', {}).get('shared_head')
+    if shared_head is not None:
+        targets.append(('model.roi_head.shared_head', shared_head))
+    return targets
+
+
+def set_pretrained(cfg: Config, path: str) -> List[str]:
+    """Point a downstream config at a backbone file.
+
+    Sets ``init_cfg=dict(type='Pretrained', checkpoint=path)`` on the
+    backbone and, for C4 detectors, on ``roi_head.shared_head`` (mmdet's
+    ``ResLayer``, whose ``layer4.*`` keys are the backbone file's). A
+    model-level ``pretrained`` (mmseg's) is cleared, since mmseg copies it
+    into the backbone, which then refuses to have both.
+
+    Args:
+        cfg (Config): The downstream config, changed in place.
+        path (str): A backbone ``state_dict`` file.
+
+    Returns:
+        list[str]: The config paths that were set.
+
+    Raises:
+        ConfigError: If the config has no ``model.backbone``.
+    """
+    if 'backbone' not in cfg.get('model', {}):
+        raise ConfigError('the config has no model.backbone to load the '
+                          'pre-trained weights into')
+    if cfg.model.get('pretrained') is not None:
+        cfg.model.pretrained = None
+    names = []
+    for name, part in _pretrained_targets(cfg.model):
+        part.pop('pretrained', None)
+        part.init_cfg = dict(type='Pretrained', checkpoint=path)
+        names.append(name)
+    return names
+
+
+def sync_bn_to_bn(cfg_model) -> int:
+    """Replace every ``norm_cfg`` of type ``SyncBN`` by ``BN``, in place.
+
+    SyncBN needs CUDA; on a CPU run the launcher falls back to plain BN.
+
+    Args:
+        cfg_model (ConfigDict | dict | list): A model config (or part).
+
+    Returns:
+        int: How many norm configs were changed.
+    """
+    changed = 0
+    if isinstance(cfg_model, dict):
+        for key, value in cfg_model.items():
+            if (key == 'norm_cfg' and isinstance(value, dict)
+                    and value.get('type') == 'SyncBN'):
+                value['type'] = 'BN'
+                changed += 1
+            else:
+                changed += sync_bn_to_bn(value)
+    elif isinstance(cfg_model, (list, tuple)):
+        changed += sum(sync_bn_to_bn(item) for item in cfg_model)
+    return changed
+
+
+def check_pretrained_keys(cfg: Config, path: str) -> int:
+    """Check that a backbone file has a weight for every backbone key.
+
+    mmengine's ``Pretrained`` initialiser loads with ``strict=False`` and only
+    logs what it misses, so a ResNet-18 file given to a ResNet-50 benchmark
+    would train mostly from scratch. This builds the backbone (and the C4
+    shared head) of the config in its own scope and compares the keys.
+
+    Args:
+        cfg (Config): The downstream config (its ``default_scope`` names the
+            registry: mmpretrain, mmdet or mmseg).
+        path (str): The backbone ``state_dict`` file.
+
+    Returns:
+        int: How many tensors of the file the model uses.
+
+    Raises:
+        ConfigError: If a key of the backbone (or shared head) is missing
+            from the file, or has another shape.
+    """
+    weights = load_weights_only(path)
+    scope = cfg.get('default_scope')
+    with DefaultScope.overwrite_default_scope(scope):
+        used = 0
+        for name, part in _pretrained_targets(cfg.model):
+            part = part.copy()
+            part.pop('init_cfg', None)
+            kind = part.get('type', '?')
+            expected = MODELS.build(part).state_dict()
+            missing = [k for k in expected if k not in weights]
+            wrong = [
+                k for k in expected
+                if k in weights and weights[k].shape != expected[k].shape
+            ]
+            if missing or wrong:
+                bad = (missing + wrong)[:3]
+                raise ConfigError(
+                    f'{path} does not fit {name} ({kind}): {len(missing)} '
+                    f'keys missing, {len(wrong)} of another '
+                    f'shape (e.g. {", ".join(bad)}): pass the backbone of a '
+                    'network with the same architecture')
+            used += len(expected)
+    return used

@@ -1,0 +1,117 @@
+"""Fine-tune a downstream benchmark config from a hexa_mm pre-training.
+
+Works for mmpretrain (linear probe, semi-supervised), mmdet and mmseg
+configs alike: ``PRETRAIN`` becomes the ``init_cfg`` of the backbone (and of
+the C4 detectors' res5 shared head), SyncBN becomes BN when CUDA is absent,
+and training runs with hexa_mm's ``HexaRunner`` (gloo and CPU DDP under
+torchrun without CUDA; weights-only checkpoints).
+
+    python tools/benchmarks/train_downstream.py CONFIG PRETRAIN [options]
+    bash tools/benchmarks/mmdetection/dist_train.sh CONFIG PRETRAIN N [options]
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+import torch
+from mmengine.config import Config, DictAction
+
+from hexa_mm.engine import HexaRunner
+from hexa_mm.utils import ConfigError, register_all_modules
+from hexa_mm.utils.dataset_files import check_dataset_files
+from hexa_mm.utils.pretrained import (check_pretrained_keys,
+                                      resolve_pretrained, set_pretrained,
+                                      sync_bn_to_bn)
+
+
+def parse_args() -> argparse.Namespace:
+    """Parse the command line.
+
+    Returns:
+        argparse.Namespace: The arguments.
+    """
+    parser = argparse.ArgumentParser(
+        description='Fine-tune a downstream config from a hexa_mm backbone')
+    parser.add_argument('config', help='downstream config file path')
+    parser.add_argument(
+        'pretrain',
+        help='backbone weights (extract_backbone_weights.py) or a hexa_mm '
+        'training checkpoint')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--amp', action='store_true', help='automatic mixed precision')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, e.g. data_root=data/VOCdevkit/')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def build_config(args: argparse.Namespace) -> tuple:
+    """Load the config, apply the options and point it at the backbone.
+
+    Args:
+        args (argparse.Namespace): The arguments.
+
+    Returns:
+        tuple[Config, list[str]]: The config, and lines to log once the
+        runner's logger exists.
+    """
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', 'benchmarks',
+                                osp.splitext(osp.basename(args.config))[0])
+    if args.amp:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    check_dataset_files(cfg)
+    path, how = resolve_pretrained(args.pretrain, cfg.work_dir)
+    names = set_pretrained(cfg, path)
+    used = check_pretrained_keys(cfg, path)
+    notes = [how, f'{", ".join(names)} load {used} tensors from {path}']
+    if not torch.cuda.is_available():
+        changed = sync_bn_to_bn(cfg.model)
+        if changed:
+            notes.append(f'CUDA is not available: {changed} SyncBN norm '
+                         'configs use BN instead')
+    return cfg, notes
+
+
+def main() -> int:
+    """Fine-tune.
+
+    Returns:
+        int: The exit status.
+    """
+    args = parse_args()
+    try:
+        register_all_modules(init_default_scope=False)
+        cfg, notes = build_config(args)
+        runner = HexaRunner.from_cfg(cfg)
+        for note in notes:
+            runner.logger.info(note)
+        runner.train()
+    except (ConfigError, FileNotFoundError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
