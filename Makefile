@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.hexa_mm-installed
+FULL_STAMP := $(VENV)/.hexa_mm-full-installed
 REQS := requirements/runtime.txt requirements/mminstall.txt \
         requirements/tests.txt requirements/pinned.txt setup.py
 PIP := $(PY) -m pip install -q --disable-pip-version-check -c requirements/pinned.txt
@@ -26,14 +27,18 @@ $(STAMP): $(REQS)
 	@echo "installed into $(VENV)"
 
 # full mmcv (compiled CPU ops, built from source: ~35 min the first time on
-# 2 cores, then from pip's wheel cache) + mmdet and mmsegmentation
-install-full: install
+# 2 cores, then from pip's wheel cache) + mmdet and mmsegmentation: the
+# downstream benchmarks and their tests need them.
+install-full: $(FULL_STAMP)
+
+$(FULL_STAMP): $(STAMP) tools/install_full_mmcv.sh
 	bash tools/install_full_mmcv.sh $(VENV)
+	@touch $@
 
 demo: install
 	PYTHON=$(PY) bash tools/demo.sh
 
-test: install
+test: install-full
 	$(PY) -m pytest tests -q -p no:cacheprovider
 
 clean:

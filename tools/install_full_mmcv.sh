@@ -143,7 +143,8 @@ fi
 
 # ---------------------------------------------------------------- downstream
 log "installing mmdet==$MMDET_VERSION mmsegmentation==$MMSEG_VERSION ftfy regex"
-"${PIP[@]}" install -q -c "$WORK/constraints.txt" \
+# requirements/pinned.txt: the versions tested together (pycocotools, shapely, ...)
+"${PIP[@]}" install -q -c "$WORK/constraints.txt" -c "$REPO_ROOT/requirements/pinned.txt" \
     "mmdet==$MMDET_VERSION" "mmsegmentation==$MMSEG_VERSION" ftfy regex
 
 check_installed || { log "post-install check failed"; exit 1; }
