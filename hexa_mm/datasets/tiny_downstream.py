@@ -76,17 +76,15 @@ _THING_STYLE = {
     'dog': ('rectangle', (36, 56), (36, 50), (150, 80, 30)),
 }
 _STREET_STYLE = {
-    'person': ('ellipse', (5, 8), (14, 22)),
-    'car': ('car', (20, 36), (10, 16)),
+    'car': ('car', (20, 36), (10, 16), (0, 0, 142)),
+    'person': ('ellipse', (5, 8), (14, 22), (220, 20, 60)),
 }
-_STREET_COLOURS = {
+_STUFF_COLOURS = {
     'road': (128, 64, 128),
     'sidewalk': (244, 35, 232),
     'building': (70, 70, 70),
     'vegetation': (107, 142, 35),
     'sky': (70, 130, 180),
-    'person': (220, 20, 60),
-    'car': (0, 0, 142),
 }
 _IGNORE = 255
 _OBJECT_SIZE = (96, 128)  # (height, width) of the VOC and COCO images
@@ -106,11 +104,13 @@ class Scene(NamedTuple):
 
     Attributes:
         img (np.ndarray): (H, W, 3) uint8 RGB image.
-        labels (tuple[str]): The class name of each object.
-        masks (np.ndarray): (N, H, W) bool, one disjoint mask per object.
-        seg (np.ndarray, optional): (H, W) uint8 Cityscapes train ids, 255
-            where ignored; None for VOC and COCO scenes, whose semantic maps
-            follow from the masks.
+        labels (tuple[str]): The class name of each object of a VOC / COCO
+            scene; empty for a Cityscapes scene.
+        masks (np.ndarray): (N, H, W) bool, one mask per object, disjoint
+            and at least ``_MARGIN`` pixels apart.
+        seg (np.ndarray, optional): (H, W) uint8 train ids of a Cityscapes
+            scene, 255 where ignored; None for VOC and COCO scenes, whose
+            semantic maps follow from the masks.
     """
     img: np.ndarray
     labels: Tuple[str, ...]
@@ -173,6 +173,17 @@ def _to_uint8(img: np.ndarray) -> np.ndarray:
     return np.clip(np.round(img), 0, 255).astype(np.uint8)
 
 
+def _apart(box: Sequence[int], others: Sequence[Sequence[int]]) -> bool:
+    """Whether box (x, y, w, h) is ``_MARGIN`` pixels from all others."""
+    x, y, w, h = box
+    for ox, oy, ow, oh in others:
+        near_x = x < ox + ow + _MARGIN and ox < x + w + _MARGIN
+        near_y = y < oy + oh + _MARGIN and oy < y + h + _MARGIN
+        if near_x and near_y:
+            return False
+    return True
+
+
 def _object_scene(rng: np.random.Generator) -> Scene:
     """1 to 3 separate objects of :data:`THING_CLASSES` on a texture."""
     height, width = _OBJECT_SIZE
@@ -184,17 +195,15 @@ def _object_scene(rng: np.random.Generator) -> Scene:
         w = int(rng.integers(w_range[0], w_range[1] + 1))
         h = int(rng.integers(h_range[0], h_range[1] + 1))
         for _ in range(30):
-            x = int(rng.integers(0, width - w + 1))
-            y = int(rng.integers(0, height - h + 1))
-            if all(x >= bx + bw + _MARGIN or bx >= x + w + _MARGIN or y >= by +
-                   bh + _MARGIN or by >= y + h + _MARGIN
-                   for bx, by, bw, bh in boxes):
+            box = (int(rng.integers(0, width - w + 1)),
+                   int(rng.integers(0, height - h + 1)), w, h)
+            if _apart(box, boxes):
                 break
         else:
             continue  # no room left for this object
-        mask = _shape_mask(shape, (x, y, w, h), _OBJECT_SIZE)
+        mask = _shape_mask(shape, box, _OBJECT_SIZE)
         _paint(img, mask, colour, rng)
-        boxes.append((x, y, w, h))
+        boxes.append(box)
         labels.append(label)
         masks.append(mask)
     return Scene(_to_uint8(img), tuple(labels), np.stack(masks))
@@ -205,7 +214,7 @@ def _street_scene(rng: np.random.Generator) -> Scene:
     height, width = _STREET_SIZE
     train_id = {
         name: CITYSCAPES_CLASSES.index(name)
-        for name in _STREET_COLOURS
+        for name in STREET_CLASSES
     }
     horizon = int(rng.integers(26, 33))
     seg = np.full(_STREET_SIZE, train_id['road'], dtype=np.uint8)
@@ -220,23 +229,23 @@ def _street_scene(rng: np.random.Generator) -> Scene:
     seg[horizon:horizon + int(rng.integers(3, 7))] = train_id['sidewalk']
     hood = height - int(rng.integers(4, 7))
     img = np.zeros((*_STREET_SIZE, 3))
-    for name, colour in _STREET_COLOURS.items():
-        where = seg == train_id[name]
-        img[where] = np.asarray(colour) * rng.uniform(0.8, 1.15)
-    things = []
-    for name, count in (('car', rng.integers(1, 4)), ('person',
-                                                      rng.integers(1, 4))):
-        shape, w_range, h_range = _STREET_STYLE[name]
-        for _ in range(count):
+    for name, colour in _STUFF_COLOURS.items():
+        tone = np.asarray(colour) * rng.uniform(0.8, 1.15)
+        img[seg == train_id[name]] = tone
+    things = []  # (bottom row, class, box), 1 to 3 cars and people each
+    for name, (_, w_range, h_range, _) in _STREET_STYLE.items():
+        for _ in range(rng.integers(1, 4)):
             w = int(rng.integers(w_range[0], w_range[1] + 1))
             h = int(rng.integers(h_range[0], h_range[1] + 1))
             bottom = int(rng.integers(horizon + 2, hood + 1))
             x = int(rng.integers(0, width - w + 1))
             things.append((bottom, name, (x, bottom - h, w, h)))
+    # nearer (lower) things are drawn last, over farther ones
     for _, name, box in sorted(things, key=lambda thing: thing[0]):
-        mask = _shape_mask(_STREET_STYLE[name][0], box, _STREET_SIZE)
+        shape, _, _, colour = _STREET_STYLE[name]
+        mask = _shape_mask(shape, box, _STREET_SIZE)
         seg[mask] = train_id[name]
-        _paint(img, mask, _STREET_COLOURS[name], rng)
+        _paint(img, mask, colour, rng)
     seg[hood:] = _IGNORE
     img[hood:] = 40
     img += rng.normal(0, 6, img.shape)
@@ -355,20 +364,19 @@ def _save(img: Image.Image, path: str) -> None:
 def _write_voc(root: str, seed: int, num_train: int, num_val: int) -> None:
     """VOC2007 trainval / test and VOC2012 train / val, detection and seg."""
     palette = _voc_palette()
-    splits = (('VOC2007', 'trainval', 'voc2007_trainval', num_train,
-               0), ('VOC2007', 'test', 'voc2007_test', num_val, num_train),
-              ('VOC2012', 'train', 'voc2012_train', num_train,
-               0), ('VOC2012', 'val', 'voc2012_val', num_val, num_train))
     names = {}
-    for year, split, subset, num, start in splits:
+    for year, split, num, start in (('VOC2007', 'trainval', num_train, 0),
+                                    ('VOC2007', 'test', num_val, num_train),
+                                    ('VOC2012', 'train', num_train, 0),
+                                    ('VOC2012', 'val', num_val, num_train)):
         folder = osp.join(root, year)
-        prefix = '' if year == 'VOC2007' else '2012_'
+        segmented = year == 'VOC2012'
+        prefix = '2012_' if segmented else ''
         names[year, split] = [
             f'{prefix}{i:06d}' for i in range(start + 1, start + num + 1)
         ]
-        for name, scene in zip(names[year, split],
-                               tiny_scenes(subset, num, seed)):
-            segmented = year == 'VOC2012'
+        scenes = tiny_scenes(f'{year.lower()}_{split}', num, seed)
+        for name, scene in zip(names[year, split], scenes):
             _save(Image.fromarray(scene.img),
                   osp.join(folder, 'JPEGImages', f'{name}.jpg'))
             xml_path = osp.join(folder, 'Annotations', f'{name}.xml')
@@ -388,17 +396,23 @@ def _write_voc(root: str, seed: int, num_train: int, num_val: int) -> None:
             _save(png, osp.join(folder, 'SegmentationClass', f'{name}.png'))
             _save(Image.fromarray(aug),
                   osp.join(folder, 'SegmentationClassAug', f'{name}.png'))
-    main_sets = osp.join(root, '{}', 'ImageSets', 'Main', '{}.txt')
-    seg_sets = osp.join(root, 'VOC2012', 'ImageSets', 'Segmentation')
-    _write_lines(main_sets.format('VOC2007', 'trainval'), names['VOC2007',
-                                                                'trainval'])
-    _write_lines(main_sets.format('VOC2007', 'test'), names['VOC2007', 'test'])
-    _write_lines(main_sets.format('VOC2012', 'trainval'),
-                 names['VOC2012', 'train'] + names['VOC2012', 'val'])
-    _write_lines(osp.join(seg_sets, 'train.txt'), names['VOC2012', 'train'])
-    _write_lines(osp.join(seg_sets, 'val.txt'), names['VOC2012', 'val'])
-    # mmseg's voc_aug converter: the augmented train list excludes val
-    _write_lines(osp.join(seg_sets, 'aug.txt'), names['VOC2012', 'train'])
+    image_sets = {
+        'VOC2007/ImageSets/Main/trainval.txt':
+        names['VOC2007', 'trainval'],
+        'VOC2007/ImageSets/Main/test.txt':
+        names['VOC2007', 'test'],
+        'VOC2012/ImageSets/Main/trainval.txt':
+        names['VOC2012', 'train'] + names['VOC2012', 'val'],
+        'VOC2012/ImageSets/Segmentation/train.txt':
+        names['VOC2012', 'train'],
+        'VOC2012/ImageSets/Segmentation/val.txt':
+        names['VOC2012', 'val'],
+        # as mmseg's voc_aug converter writes it: the train images, not val
+        'VOC2012/ImageSets/Segmentation/aug.txt':
+        names['VOC2012', 'train'],
+    }
+    for path, lines in image_sets.items():
+        _write_lines(osp.join(root, path), lines)
 
 
 def _write_coco(root: str, seed: int, num_train: int, num_val: int) -> None:
@@ -478,17 +492,19 @@ def make_tiny_downstream_data(out_dir: str,
 
     The layout is that of the real data sets::
 
-        out_dir/VOCdevkit/VOC2007/  JPEGImages/ Annotations/
-                                    ImageSets/Main/{trainval,test}.txt
-        out_dir/VOCdevkit/VOC2012/  JPEGImages/ Annotations/
-                                    ImageSets/Main/trainval.txt
-                                    SegmentationClass/ (palette PNGs, 255 band)
-                                    SegmentationClassAug/ (class-index PNGs)
-                                    ImageSets/Segmentation/{train,val,aug}.txt
-        out_dir/coco/               train2017/ val2017/
-                                    annotations/instances_{train,val}2017.json
-        out_dir/cityscapes/         leftImg8bit/{train,val}/CITY/*_leftImg8bit.png
-                                    gtFine/{train,val}/CITY/*_gtFine_labelTrainIds.png
+        out_dir/
+          VOCdevkit/
+            VOC2007/  JPEGImages/ Annotations/
+                      ImageSets/Main/{trainval,test}.txt
+            VOC2012/  JPEGImages/ Annotations/
+                      ImageSets/Main/trainval.txt
+                      SegmentationClass/ (palette PNGs, 255 band)
+                      SegmentationClassAug/ (class-index PNGs)
+                      ImageSets/Segmentation/{train,val,aug}.txt
+          coco/       train2017/ val2017/
+                      annotations/instances_{train,val}2017.json
+          cityscapes/ leftImg8bit/{train,val}/CITY/*_leftImg8bit.png
+                      gtFine/{train,val}/CITY/*_gtFine_labelTrainIds.png
 
     VOC and COCO images are 128×96 with 1 to 3 objects of
     :data:`THING_CLASSES`, each at least 34 pixels wide and high (so mmdet's
