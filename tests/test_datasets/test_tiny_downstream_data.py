@@ -3,6 +3,7 @@ configs and metrics: what was generated is what they load, and a perfect
 prediction scores perfectly."""
 import filecmp
 import importlib.util
+import json
 import os
 import os.path as osp
 import runpy
@@ -22,8 +23,9 @@ from PIL import Image
 from scipy.ndimage import binary_dilation
 
 from hexa_mm.datasets.tiny_downstream import (CITYSCAPES_CLASSES,
-                                              COCO_CATEGORIES, VOC_CLASSES,
-                                              Scene, make_tiny_downstream_data,
+                                              COCO_CATEGORIES, THING_CLASSES,
+                                              VOC_CLASSES, Scene,
+                                              make_tiny_downstream_data,
                                               tiny_scenes)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,7 +52,8 @@ def assert_image(path: str, scene: Scene, lossy: bool) -> None:
     img = mmcv.imread(path, channel_order='rgb').astype(int)
     assert img.shape == scene.img.shape
     if lossy:
-        assert np.abs(img - scene.img).mean() < 10  # other images: > 40
+        # two different scenes differ by 50 or more
+        assert np.abs(img - scene.img).mean() < 10
     else:
         assert (img == scene.img).all()
 
@@ -106,19 +109,25 @@ def test_coco_instance_base_config(tiny_downstream_data: dict) -> None:
     from mmdet.datasets import CocoDataset
     classes = CocoDataset.METAINFO['classes']
     assert tuple(name for _, name in COCO_CATEGORIES) == classes
+    ann_file = osp.join(tiny_downstream_data['coco'],
+                        'annotations/instances_val2017.json')
+    with open(ann_file) as f:
+        categories = json.load(f)['categories']
+    ids = {cat['name']: cat['id'] for cat in categories}
+    assert len(ids) == 80
+    # COCO's own ids of person, car, bird, cat, dog
+    assert [ids[name] for name in THING_CLASSES] == [1, 3, 16, 17, 18]
     cfg = get_config('mmdet::_base_/datasets/coco_instance.py')
     data_root = tiny_downstream_data['coco'] + '/'
     cfg.train_dataloader.dataset.data_root = data_root
     cfg.val_dataloader.dataset.data_root = data_root
-    cfg.val_evaluator.ann_file = (data_root +
-                                  'annotations/instances_val2017.json')
+    cfg.val_evaluator.ann_file = ann_file  # the base config's is computed
     with DefaultScope.overwrite_default_scope('mmdet'):
         train = DATASETS.build(cfg.train_dataloader.dataset)
         val = DATASETS.build(cfg.val_dataloader.dataset)
         assert len(train) == NUM_TRAIN  # min_size=32 filters none
-        for dataset, subset in ((train, 'coco_train2017'), (val,
-                                                            'coco_val2017')):
-            scenes = tiny_scenes(subset, len(dataset))
+        for dataset, split in ((train, 'train2017'), (val, 'val2017')):
+            scenes = tiny_scenes(f'coco_{split}', len(dataset))
             for i, scene in enumerate(scenes):
                 info = dataset.get_data_info(i)
                 assert_image(info['img_path'], scene, lossy=True)
