@@ -307,3 +307,9 @@ def test_cli_refuses_non_empty_out_dir(tmp_path: Path, capsys,
     ]
     assert os.listdir(tmp_path) == ['keep.txt']
     assert (tmp_path / 'keep.txt').read_text() == 'mine'
+    monkeypatch.setattr(sys, 'argv', [str(TOOL), str(tmp_path / 'keep.txt')])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(str(TOOL), run_name='__main__')
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.startswith('error: OUT_DIR ')
+    assert (tmp_path / 'keep.txt').read_text() == 'mine'
