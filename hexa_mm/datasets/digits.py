@@ -22,7 +22,9 @@ class Digits(BaseDataset):
         split (str): ``'train'`` or ``'val'``. Defaults to ``'train'``.
         img_size (int): Side of the returned images. Defaults to 32.
         val_fraction (float): Share of images in ``val``. Defaults to 0.2.
-        seed (int): Seed of the split. Defaults to 0.
+        seed (int): Seed of the split and of the subset. Defaults to 0.
+        subset_fraction (float): Share of the split to keep, in (0, 1].
+            Defaults to 1.
         **kwargs: Passed to :class:`mmpretrain.datasets.BaseDataset`
             (``pipeline``, ``test_mode``, ``indices``...).
     """
@@ -34,6 +36,7 @@ class Digits(BaseDataset):
                  img_size: int = 32,
                  val_fraction: float = 0.2,
                  seed: int = 0,
+                 subset_fraction: float = 1.0,
                  **kwargs) -> None:
         if split not in ('train', 'val'):
             raise ConfigError(
@@ -41,10 +44,14 @@ class Digits(BaseDataset):
         if not 0 < val_fraction < 1:
             raise ConfigError(
                 f'Digits: val_fraction={val_fraction} must be in (0, 1).')
+        if not 0 < subset_fraction <= 1:
+            raise ConfigError(f'Digits: subset_fraction={subset_fraction} '
+                              'must be in (0, 1].')
         self.split = split
         self.img_size = img_size
         self.val_fraction = val_fraction
         self.seed = seed
+        self.subset_fraction = subset_fraction
         super().__init__(ann_file='', **kwargs)
 
     def load_data_list(self) -> List[dict]:
@@ -62,7 +69,14 @@ class Digits(BaseDataset):
             test_size=self.val_fraction,
             random_state=self.seed,
             stratify=digits.target)
-        chosen = np.sort(train if self.split == 'train' else val)
+        chosen = train if self.split == 'train' else val
+        if self.subset_fraction < 1:
+            chosen, _ = train_test_split(
+                chosen,
+                train_size=self.subset_fraction,
+                random_state=self.seed,
+                stratify=digits.target[chosen])
+        chosen = np.sort(chosen)
         data_list = []
         for i in chosen:
             grey = (digits.images[i] * (255.0 / 16.0)).round().astype(np.uint8)
