@@ -42,7 +42,7 @@ def parse_args() -> argparse.Namespace:
         '--prefix',
         default='backbone.',
         help='prefix of the kept keys, stripped in OUT (default: backbone.; '
-        'e.g. encoder_k.module.backbone. for the momentum encoder)')
+        'e.g. encoder_k.module.0. for the momentum encoder of MoCo-v2)')
     parser.add_argument(
         '--force', action='store_true', help='overwrite an existing OUT')
     return parser.parse_args()
