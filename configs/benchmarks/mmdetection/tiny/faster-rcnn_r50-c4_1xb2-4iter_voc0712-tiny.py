@@ -1,0 +1,63 @@
+# The VOC07+12 benchmark at toy scale, to run here on the data written by
+# tools/dataset_converters/make_tiny_downstream_data.py data/tiny_downstream
+# Same model (SyncBN: the launcher turns it into BN on a CPU), dataset class
+# (VOCDataset, VOC07+12 trainval -> VOC07 test) and VOCMetric; images about
+# 6 times smaller, fewer proposals and RoIs, 4 iterations of 2 images, then
+# VOC07 test.
+_base_ = '../voc0712/faster-rcnn_r50-c4_ms-24k_voc0712.py'
+
+data_root = 'data/tiny_downstream/VOCdevkit/'
+# mmdet's (1333, 480-800) and (1333, 800)
+train_scales = [(213, 96), (213, 112), (213, 128)]
+test_scale = (213, 128)
+
+model = dict(
+    train_cfg=dict(
+        rpn_proposal=dict(nms_pre=1000, max_per_img=64),
+        rcnn=dict(sampler=dict(num=4))),
+    # every class scores ~1/21 after 4 iterations: keep the top 8 boxes,
+    # whatever their score, so that the metric sees detections
+    test_cfg=dict(
+        rpn=dict(nms_pre=1000, max_per_img=8),
+        rcnn=dict(score_thr=0.0, max_per_img=8)))
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='RandomChoiceResize', scales=train_scales, keep_ratio=True),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackDetInputs')
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=test_scale, keep_ratio=True),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(
+        type='PackDetInputs',
+        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                   'scale_factor'))
+]
+train_dataloader = dict(
+    batch_size=2,
+    num_workers=0,
+    persistent_workers=False,
+    dataset=dict(datasets=[
+        dict(
+            type='VOCDataset',
+            data_root=data_root,
+            ann_file=f'{year}/ImageSets/Main/trainval.txt',
+            data_prefix=dict(sub_data_root=f'{year}/'),
+            filter_cfg=dict(filter_empty_gt=True, min_size=32),
+            pipeline=train_pipeline) for year in ('VOC2007', 'VOC2012')
+    ]))
+val_dataloader = dict(
+    num_workers=0,
+    persistent_workers=False,
+    dataset=dict(data_root=data_root, pipeline=test_pipeline))
+test_dataloader = val_dataloader
+
+train_cfg = dict(max_iters=4, val_interval=4)
+default_hooks = dict(
+    logger=dict(interval=1),
+    # a smoke run: no checkpoint of a few hundred MB at the end
+    checkpoint=dict(save_last=False))
