@@ -30,16 +30,15 @@ test_pipeline = [
 ]
 model = dict(data_preprocessor=dict(size=crop_size))
 
+dataset_train = dict(
+    _base_.dataset_train, data_root=data_root, pipeline=train_pipeline)
+dataset_aug = dict(
+    _base_.dataset_aug, data_root=data_root, pipeline=train_pipeline)
 train_dataloader = dict(
     batch_size=2,
     num_workers=0,
     persistent_workers=False,
-    dataset=dict(datasets=[
-        dict(
-            _base_.dataset_train, data_root=data_root,
-            pipeline=train_pipeline),
-        dict(_base_.dataset_aug, data_root=data_root, pipeline=train_pipeline)
-    ]))
+    dataset=dict(datasets=[dataset_train, dataset_aug]))
 val_dataloader = dict(
     num_workers=0,
     persistent_workers=False,
