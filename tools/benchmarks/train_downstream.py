@@ -45,7 +45,8 @@ def parse_args() -> argparse.Namespace:
         '--cfg-options',
         nargs='+',
         action=DictAction,
-        help='override config settings, e.g. data_root=data/VOCdevkit/')
+        help='override config settings, e.g. train_cfg.max_iters=1000 (a '
+        'data root is set per dataset: see configs/benchmarks/*/README.md)')
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
