@@ -1,4 +1,4 @@
-"""tools/model_converters/extract_backbone_weights.py on a MoCo-v2 checkpoint."""
+"""tools/model_converters/extract_backbone_weights.py on MoCo-v2 files."""
 import runpy
 import sys
 from pathlib import Path
@@ -94,8 +94,8 @@ def test_no_backbone_keys_writes_nothing(mocov2, tmp_path, monkeypatch,
     assert [p.name for p in tmp_path.iterdir()] == ['neck.pth']
 
 
-def test_existing_out_is_untouched_without_force(mocov2, tmp_path,
-                                                 monkeypatch, capsys) -> None:
+def test_existing_out_is_untouched_without_force(mocov2, tmp_path, monkeypatch,
+                                                 capsys) -> None:
     model, ckpt = mocov2
     out = tmp_path / 'backbone.pth'
     out.write_bytes(b'keep me')

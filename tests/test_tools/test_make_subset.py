@@ -73,8 +73,7 @@ def test_seeded(train, tmp_path, monkeypatch, capsys) -> None:
     assert labels == {0: 4, 1: 4, 2: 4, 3: 4}
 
 
-def test_labels_match_mmpretrain(train, tmp_path, monkeypatch,
-                                 capsys) -> None:
+def test_labels_match_mmpretrain(train, tmp_path, monkeypatch, capsys) -> None:
     out = tmp_path / 'sub.txt'
     run_tool(monkeypatch, capsys, train, out, '--per-class', 2)
     listed = CustomDataset(
@@ -102,8 +101,8 @@ def test_from_list(train, tmp_path, monkeypatch, capsys) -> None:
 
 @pytest.mark.parametrize('line,why', [('n09_1.JPEG', 'class folder n09'),
                                       ('n01_99.JPEG', 'no image n01/n01_99')])
-def test_from_list_refuses_unknown_images(train, tmp_path, monkeypatch,
-                                          capsys, line, why) -> None:
+def test_from_list_refuses_unknown_images(train, tmp_path, monkeypatch, capsys,
+                                          line, why) -> None:
     published = tmp_path / 'list.txt'
     published.write_text(f'n01_0.JPEG\n{line}\n')
     out = tmp_path / 'sub.txt'
@@ -115,13 +114,12 @@ def test_from_list_refuses_unknown_images(train, tmp_path, monkeypatch,
     assert not out.exists()
 
 
-@pytest.mark.parametrize(
-    'args,why',
-    [(['--fraction', 0.05], 'fewer than one per class'),
-     (['--per-class', 11], 'class n01 has 10 images'),
-     (['--fraction', 1.5], 'must be in (0, 1]')])
-def test_refuses_impossible_subsets(train, tmp_path, monkeypatch, capsys,
-                                    args, why) -> None:
+@pytest.mark.parametrize('args,why',
+                         [(['--fraction', 0.05], 'fewer than one per class'),
+                          (['--per-class', 11], 'class n01 has 10 images'),
+                          (['--fraction', 1.5], 'must be in (0, 1]')])
+def test_refuses_impossible_subsets(train, tmp_path, monkeypatch, capsys, args,
+                                    why) -> None:
     out = tmp_path / 'sub.txt'
     code, _, err = run_tool(monkeypatch, capsys, train, out, *args)
     assert code == 2 and why in err

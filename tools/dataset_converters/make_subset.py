@@ -90,12 +90,12 @@ def scan_classes(root: str) -> Dict[str, List[str]]:
     if not classes:
         raise ConfigError(f'ROOT {root} has no class folders: expected '
                           'ROOT/CLASS/IMAGE, e.g. data/imagenet/train')
-    return {
-        name: sorted(
-            file for file in os.listdir(osp.join(root, name))
-            if file.lower().endswith(IMG_EXTENSIONS))
-        for name in classes
-    }
+    images = {}
+    for name in classes:
+        files = os.listdir(osp.join(root, name))
+        images[name] = sorted(file for file in files
+                              if file.lower().endswith(IMG_EXTENSIONS))
+    return images
 
 
 def balanced_subset(classes: Dict[str, List[str]],

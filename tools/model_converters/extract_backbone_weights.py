@@ -66,15 +66,18 @@ def summarise(checkpoint: dict, backbone: Dict[str, torch.Tensor],
                  if not k.endswith(_BUFFER_SUFFIXES))
     buffers = sum(v.numel() for k, v in backbone.items()
                   if k.endswith(_BUFFER_SUFFIXES))
-    lines = [f'kept {prefix}*: {len(backbone)} tensors, {params:,} '
-             f'parameters (+ {buffers:,} batch-norm statistics)']
+    lines = [
+        f'kept {prefix}*: {len(backbone)} tensors, {params:,} '
+        f'parameters (+ {buffers:,} batch-norm statistics)'
+    ]
     state_dict = checkpoint.get('state_dict', checkpoint)
     dropped = Counter(
         str(key).split('.')[0] for key in state_dict
         if not str(key).startswith(prefix))
     if dropped:
-        lines.append('dropped (tensors by top-level name): ' + ', '.join(
-            f'{name} {count}' for name, count in dropped.items()))
+        lines.append('dropped (tensors by top-level name): ' +
+                     ', '.join(f'{name} {count}'
+                               for name, count in dropped.items()))
     others = [str(key) for key in checkpoint if key != 'state_dict'] \
         if 'state_dict' in checkpoint else []
     if others:
