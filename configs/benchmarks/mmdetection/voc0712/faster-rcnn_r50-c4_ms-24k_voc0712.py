@@ -29,7 +29,8 @@ model = dict(
             # res5 of the same backbone file, filled by dist_train.sh too
             init_cfg=dict(type='Pretrained', checkpoint=''))))
 
-# VOCDataset records VOC2007 / VOC2012 in its metainfo; let the two concat.
+# VOCDataset records VOC2007 / VOC2012 in its metainfo: ignore it, so the
+# concatenation keeps one metainfo (as mmdet's voc0712 base does)
 train_dataloader = dict(dataset=dict(ignore_keys=['dataset_type']))
 
 # 24k iterations, 100 warm-up iterations, lr x0.1 at 18k and 22k
