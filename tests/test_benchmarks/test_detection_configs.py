@@ -125,13 +125,21 @@ def test_detector_loads_the_hexa_mm_backbone(config: Path,
         norms = [m for m in module.modules() if isinstance(m, _BatchNorm)]
         assert norms and all(isinstance(m, nn.SyncBatchNorm)
                              for m in norms), part
-        # every key of the part, weights and batch-norm buffers alike
+        # every key of the part, weights and batch-norm buffers alike; the
+        # C4 head's extra norm after res5 (MoCo's) is new: a fresh BN
         for key, value in module.state_dict().items():
+            if part == 'roi_head.shared_head' and key.startswith('norm.'):
+                continue
             assert key in weights, f'{part}: {key} missing'
             assert torch.equal(value, weights[key]), f'{part}: {key}'
             used.add(key)
     # the backbone (with the C4 res5 head) is the whole ResNet-50
     assert used == weights.keys()
+    if 'roi_head.shared_head' in parts:
+        extra = model.roi_head.shared_head.norm
+        assert isinstance(extra, nn.SyncBatchNorm) and extra.num_features == 2048
+        assert torch.equal(extra.weight, torch.ones(2048))
+        assert torch.equal(extra.running_mean, torch.zeros(2048))
     # pytorch style (MoCo's STRIDE_IN_1X1: False): stride in the 3x3 conv
     block = model.backbone.layer2[0]
     assert (block.conv1.stride, block.conv2.stride) == ((1, 1), (2, 2))

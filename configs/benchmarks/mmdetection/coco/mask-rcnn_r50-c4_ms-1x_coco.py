@@ -20,6 +20,9 @@ model = dict(
         init_cfg=dict(type='Pretrained', checkpoint='')),
     roi_head=dict(
         shared_head=dict(
+            # MoCo's C4 head: a norm after res5 (detectron2's
+            # Res5ROIHeadsExtraNorm), new and trained from scratch
+            type='ResLayerExtraNorm',
             norm_cfg=norm_cfg,
             norm_eval=False,
             style='pytorch',
@@ -38,3 +41,8 @@ train_pipeline = [
     dict(type='PackDetInputs')
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+
+# mmpretrain registers ResLayerExtraNorm into mmdet's registry
+custom_imports = dict(
+    imports=['mmpretrain.models.utils.res_layer_extra_norm'],
+    allow_failed_imports=False)

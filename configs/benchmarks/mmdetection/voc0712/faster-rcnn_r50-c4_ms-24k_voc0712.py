@@ -23,6 +23,9 @@ model = dict(
         init_cfg=dict(type='Pretrained', checkpoint='')),
     roi_head=dict(
         shared_head=dict(
+            # MoCo's C4 head: a norm after res5 (detectron2's
+            # Res5ROIHeadsExtraNorm), new and trained from scratch
+            type='ResLayerExtraNorm',
             norm_cfg=norm_cfg,
             norm_eval=False,
             style='pytorch',
@@ -54,3 +57,8 @@ default_hooks = dict(checkpoint=dict(by_epoch=False, interval=2000))
 val_evaluator = dict(
     iou_thrs=[0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95])
 test_evaluator = val_evaluator
+
+# mmpretrain registers ResLayerExtraNorm into mmdet's registry
+custom_imports = dict(
+    imports=['mmpretrain.models.utils.res_layer_extra_norm'],
+    allow_failed_imports=False)
