@@ -75,6 +75,11 @@ def test_extract_without_backbone_keys_names_what_it_found():
             dict(state_dict={'neck.fc.weight': torch.zeros(2)}))
 
 
+def test_extract_from_an_extracted_backbone_says_so(moco):
+    with pytest.raises(ConfigError, match='already an extracted backbone'):
+        extract_backbone_state_dict(moco.backbone.state_dict())
+
+
 def test_resolve_extracts_a_training_checkpoint(moco, training_checkpoint,
                                                 tmp_path):
     path, how = resolve_pretrained(str(training_checkpoint),
