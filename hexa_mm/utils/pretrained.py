@@ -83,11 +83,11 @@ def extract_backbone_state_dict(
     backbone = OrderedDict(
         (key[len(prefix):], value) for key, value in state_dict.items()
         if key.startswith(prefix) and torch.is_tensor(value))
-    if not backbone and is_backbone_state_dict(state_dict):
+    if not backbone and is_backbone_state_dict(checkpoint):
         raise ConfigError(
-            f'no "{prefix}*" weights: this is already an extracted backbone '
-            f'({len(state_dict)} tensors, e.g. {next(iter(state_dict))}): '
-            'use it as PRETRAIN directly')
+            f'no "{prefix}*" weights: this bare state_dict looks like an '
+            f'extracted backbone already ({len(state_dict)} tensors, e.g. '
+            f'{next(iter(state_dict))}): use it as PRETRAIN directly')
     if not backbone:
         raise ConfigError(
             f'no "{prefix}*" weights in this checkpoint (top-level keys: '

@@ -14,10 +14,8 @@ from mmengine.registry import DefaultScope
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from hexa_mm.registry import MODELS as HEXA_MODELS
 from hexa_mm.utils import register_all_modules
-from hexa_mm.utils.pretrained import (extract_backbone_state_dict,
-                                      set_pretrained)
+from hexa_mm.utils.pretrained import set_pretrained
 
 try:
     import mmcv.ops  # noqa: F401
@@ -36,7 +34,6 @@ TINY_VOC = CONFIGS / 'tiny/faster-rcnn_r50-c4_1xb2-4iter_voc0712-tiny.py'
 TINY_COCO_C4 = CONFIGS / 'tiny/mask-rcnn_r50-c4_1xb2-1e_coco-tiny.py'
 TINY_COCO_FPN = CONFIGS / 'tiny/mask-rcnn_r50_fpn_1xb2-1e_coco-tiny.py'
 TINY = {TINY_VOC: VOC, TINY_COCO_C4: COCO_C4, TINY_COCO_FPN: COCO_FPN}
-MOCO = ROOT / 'configs/mocov2/mocov2_resnet50_8xb32-coslr-200e_in1k.py'
 RGB_MEAN = [123.675, 116.28, 103.53]
 RGB_STD = [58.395, 57.12, 57.375]
 # the tiny configs' data: the generated set, the config paths set to its
@@ -82,40 +79,18 @@ def short_sides(transform: dict) -> List[int]:
     return [short for _, short in scales]
 
 
-@pytest.fixture(scope='module')
-def backbone_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The backbone of hexa_mm's MoCo-v2 ResNet-50, extracted as the tools
-    extract it; its batch norms are moved off their initial values so that
-    loading them is visible too."""
-    torch.manual_seed(0)
-    with DefaultScope.overwrite_default_scope('hexa_mm'):
-        moco = HEXA_MODELS.build(Config.fromfile(MOCO).model)
-    with torch.no_grad():
-        for module in moco.backbone.modules():
-            if isinstance(module, _BatchNorm):
-                module.weight.uniform_(0.5, 1.5)
-                module.bias.normal_()
-                module.running_mean.normal_()
-                module.running_var.uniform_(0.5, 2)
-    weights = extract_backbone_state_dict(moco.state_dict())
-    assert weights.keys() == moco.backbone.state_dict().keys()
-    path = tmp_path_factory.mktemp('mocov2') / 'backbone.pth'
-    torch.save(weights, path)
-    return path
-
-
-@pytest.mark.parametrize(
-    'config', [VOC, COCO_C4, COCO_FPN], ids=lambda p: p.stem)
-def test_detector_loads_the_hexa_mm_backbone(config: Path,
-                                             backbone_file: Path) -> None:
+@pytest.mark.parametrize('config', [VOC, COCO_C4, COCO_FPN],
+                         ids=lambda p: p.stem)
+def test_detector_loads_the_hexa_mm_backbone(
+        config: Path, mocov2_r50_backbone_file: Path) -> None:
     cfg = Config.fromfile(config)
     parts = pretrained_parts(config)
-    assert set_pretrained(cfg, str(backbone_file)) == \
+    assert set_pretrained(cfg, str(mocov2_r50_backbone_file)) == \
         [f'model.{part}' for part in parts]
     model = build_det(cfg.model)
     model.init_weights()
 
-    weights = torch.load(backbone_file, weights_only=True)
+    weights = torch.load(mocov2_r50_backbone_file, weights_only=True)
     used = set()
     for part in parts:
         module = model.get_submodule(part)
@@ -137,7 +112,8 @@ def test_detector_loads_the_hexa_mm_backbone(config: Path,
     assert used == weights.keys()
     if 'roi_head.shared_head' in parts:
         extra = model.roi_head.shared_head.norm
-        assert isinstance(extra, nn.SyncBatchNorm) and extra.num_features == 2048
+        assert isinstance(extra,
+                          nn.SyncBatchNorm) and extra.num_features == 2048
         assert torch.equal(extra.weight, torch.ones(2048))
         assert torch.equal(extra.running_mean, torch.zeros(2048))
     # pytorch style (MoCo's STRIDE_IN_1X1: False): stride in the 3x3 conv
@@ -145,8 +121,8 @@ def test_detector_loads_the_hexa_mm_backbone(config: Path,
     assert (block.conv1.stride, block.conv2.stride) == ((1, 1), (2, 2))
 
 
-@pytest.mark.parametrize(
-    'config', [VOC, COCO_C4, COCO_FPN], ids=lambda p: p.stem)
+@pytest.mark.parametrize('config', [VOC, COCO_C4, COCO_FPN],
+                         ids=lambda p: p.stem)
 def test_no_caffe_init_and_no_silent_scratch_training(config: Path) -> None:
     cfg = Config.fromfile(config)
     # mmdet's C4 bases load a caffe ResNet with BGR caffe mean and std
@@ -177,8 +153,10 @@ def test_voc0712_protocol() -> None:
     assert (cfg.train_cfg.type, cfg.train_cfg.max_iters) == \
         ('IterBasedTrainLoop', 24000)
     assert cfg.train_dataloader.batch_size == 2
-    assert cfg.optim_wrapper.optimizer == dict(
-        type='SGD', lr=0.02, momentum=0.9, weight_decay=0.0001)
+    assert cfg.optim_wrapper.optimizer == dict(type='SGD',
+                                               lr=0.02,
+                                               momentum=0.9,
+                                               weight_decay=0.0001)
     warmup, steps = cfg.param_scheduler
     assert (warmup.type, warmup.start_factor, warmup.end) == \
         ('LinearLR', 0.001, 100)
@@ -222,8 +200,10 @@ def test_coco_protocol(config: Path) -> None:
     assert (cfg.train_cfg.type, cfg.train_cfg.max_epochs) == \
         ('EpochBasedTrainLoop', 12)
     assert cfg.train_dataloader.batch_size == 2
-    assert cfg.optim_wrapper.optimizer == dict(
-        type='SGD', lr=0.02, momentum=0.9, weight_decay=0.0001)
+    assert cfg.optim_wrapper.optimizer == dict(type='SGD',
+                                               lr=0.02,
+                                               momentum=0.9,
+                                               weight_decay=0.0001)
     steps = cfg.param_scheduler[-1]
     assert (steps.type, steps.milestones, steps.by_epoch) == \
         ('MultiStepLR', [8, 11], True)
@@ -275,7 +255,8 @@ def test_tiny_variant_keeps_the_benchmark(tiny: Path) -> None:
 
 
 @pytest.mark.parametrize('tiny', list(TINY), ids=lambda p: p.stem)
-def test_tiny_variant_trains_and_evaluates(tiny: Path, backbone_file: Path,
+def test_tiny_variant_trains_and_evaluates(tiny: Path,
+                                           mocov2_r50_backbone_file: Path,
                                            tiny_downstream_data: dict,
                                            tmp_path: Path) -> None:
     name, roots, metrics = TINY_DATA[tiny]
@@ -289,7 +270,8 @@ def test_tiny_variant_trains_and_evaluates(tiny: Path, backbone_file: Path,
         ]
     launcher = ROOT / 'tools/benchmarks/train_downstream.py'
     cmd = [
-        sys.executable, launcher, tiny, backbone_file, '--work-dir', tmp_path
+        sys.executable, launcher, tiny, mocov2_r50_backbone_file, '--work-dir',
+        tmp_path
     ]
     proc = subprocess.run(
         [str(arg) for arg in cmd + ['--cfg-options'] + options],
@@ -302,8 +284,8 @@ def test_tiny_variant_trains_and_evaluates(tiny: Path, backbone_file: Path,
     assert proc.returncode == 0, log[-3000:]
     # the backbone and (C4) res5 head loaded the file, SyncBN became BN
     parts = ', '.join(f'model.{p}' for p in pretrained_parts(TINY[tiny]))
-    assert f'{parts} load 318 tensors from {backbone_file}' in log
-    assert log.count(f'load model from: {backbone_file}') == \
+    assert f'{parts} load 318 tensors from {mocov2_r50_backbone_file}' in log
+    assert log.count(f'load model from: {mocov2_r50_backbone_file}') == \
         len(pretrained_parts(TINY[tiny]))
     assert 'SyncBN norm configs use BN instead' in log
     assert re.search(r'\(train\) (\[1\])?\[4/4\]', log), log[-3000:]

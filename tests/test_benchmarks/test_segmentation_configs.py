@@ -13,7 +13,6 @@ from mmengine.hub import get_config
 from mmengine.registry import DefaultScope
 from torch import nn
 
-from hexa_mm.registry import MODELS as HEXA_MODELS
 from hexa_mm.utils import register_all_modules
 from hexa_mm.utils.pretrained import set_pretrained
 
@@ -30,9 +29,8 @@ CONFIGS = ROOT / 'configs/benchmarks/mmsegmentation'
 VOC = CONFIGS / 'voc12aug/fcn_r50-d8_4xb4-20k_voc12aug-512x512.py'
 CITYSCAPES = CONFIGS / 'cityscapes/fcn_r50-d8_4xb2-40k_cityscapes-769x769.py'
 TINY_VOC = CONFIGS / 'tiny/fcn_r50-d8_1xb2-4iter_voc12aug-tiny-64x64.py'
-TINY_CITYSCAPES = (
-    CONFIGS / 'tiny/fcn_r50-d8_1xb2-4iter_cityscapes-tiny-64x64.py')
-MOCO = ROOT / 'configs/mocov2/mocov2_resnet50_8xb32-coslr-200e_in1k.py'
+TINY_CITYSCAPES = (CONFIGS /
+                   'tiny/fcn_r50-d8_1xb2-4iter_cityscapes-tiny-64x64.py')
 
 # mmseg's protocol (configs/fcn of mmsegmentation 1.2.2, as mmselfsup 1.x
 # benchmarks it): iterations, validation interval, crop, images per GPU,
@@ -70,37 +68,22 @@ def leaf_datasets(loader: dict) -> list:
     return loader.dataset.get('datasets', [loader.dataset])
 
 
-@pytest.fixture(scope='module')
-def backbone_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The backbone of hexa_mm's MoCo-v2 ResNet-50, as the extraction tool
-    writes it; its batch-norm statistics are moved off their initial values
-    so that loading them is visible too."""
-    torch.manual_seed(0)
-    with DefaultScope.overwrite_default_scope('hexa_mm'):
-        moco = HEXA_MODELS.build(Config.fromfile(MOCO).model)
-    moco.backbone.train()
-    with torch.no_grad():
-        moco.backbone(torch.randn(2, 3, 32, 32))
-    path = tmp_path_factory.mktemp('mocov2') / 'backbone.pth'
-    torch.save(moco.backbone.state_dict(), path)
-    return path
-
-
 @pytest.mark.parametrize('config', [VOC, CITYSCAPES], ids=lambda p: p.stem)
-def test_backbone_loads_the_hexa_mm_backbone(config: Path,
-                                             backbone_file: Path) -> None:
+def test_backbone_loads_the_hexa_mm_backbone(
+        config: Path, mocov2_r50_backbone_file: Path) -> None:
     # the config alone: filling its placeholder (as mmselfsup's scripts do
     # with --cfg-options) is all it takes, and is what set_pretrained does
     cfg = Config.fromfile(config)
     cfg.merge_from_dict(
-        {'model.backbone.init_cfg.checkpoint': str(backbone_file)})
+        {'model.backbone.init_cfg.checkpoint': str(mocov2_r50_backbone_file)})
     launched = Config.fromfile(config)
-    assert set_pretrained(launched, str(backbone_file)) == ['model.backbone']
+    assert set_pretrained(launched,
+                          str(mocov2_r50_backbone_file)) == ['model.backbone']
     assert launched.model == cfg.model
 
     model = build_seg(cfg.model)
     model.init_weights()
-    weights = torch.load(backbone_file, weights_only=True)
+    weights = torch.load(mocov2_r50_backbone_file, weights_only=True)
     state = model.backbone.state_dict()
     # every key of the backbone, weights and batch-norm buffers alike
     assert state.keys() == weights.keys()
@@ -126,8 +109,10 @@ def test_protocol(config: Path) -> None:
     assert cfg.train_cfg.val_interval == val_interval
     [poly] = cfg.param_scheduler
     assert (poly.type, poly.end, poly.power) == ('PolyLR', iters, 0.9)
-    assert cfg.optim_wrapper.optimizer == dict(
-        type='SGD', lr=0.01, momentum=0.9, weight_decay=0.0005)
+    assert cfg.optim_wrapper.optimizer == dict(type='SGD',
+                                               lr=0.01,
+                                               momentum=0.9,
+                                               weight_decay=0.0005)
     assert cfg.train_dataloader.batch_size == batch
     assert cfg.model.data_preprocessor.size == crop_size
     for dataset in leaf_datasets(cfg.train_dataloader):
@@ -178,37 +163,40 @@ def test_dataset_splits() -> None:
         img_path='leftImg8bit/train', seg_map_path='gtFine/train')
     assert cityscapes.val_dataloader.dataset.data_prefix == dict(
         img_path='leftImg8bit/val', seg_map_path='gtFine/val')
-    assert cityscapes.model.test_cfg == dict(
-        mode='slide', crop_size=(769, 769), stride=(513, 513))
+    assert cityscapes.model.test_cfg == dict(mode='slide',
+                                             crop_size=(769, 769),
+                                             stride=(513, 513))
 
 
 def test_mmseg_base_config_cannot_load_a_hexa_mm_backbone(
-        backbone_file: Path) -> None:
+        mocov2_r50_backbone_file: Path) -> None:
     """Why the configs replace mmseg's backbone setup."""
     cfg = get_config('mmseg::fcn/fcn_r50-d8_4xb4-20k_voc12aug-512x512.py')
     assert cfg.model.pretrained == 'open-mmlab://resnet50_v1c'
     # 1. a backbone init_cfg (what a benchmark script sets) clashes with the
     # model-level `pretrained` that EncoderDecoder copies into the backbone
     cfg.model.backbone.init_cfg = dict(
-        type='Pretrained', checkpoint=str(backbone_file))
+        type='Pretrained', checkpoint=str(mocov2_r50_backbone_file))
     with pytest.raises(AssertionError, match='init_cfg and pretrained'):
         build_seg(cfg.model)
     # 2. through `pretrained` instead, ResNetV1c's deep stem has none of the
     # backbone's stem weights: it would stay random (mmengine loads with
     # strict=False and only logs the missing keys)
     backbone = build_seg(
-        dict(cfg.model.backbone, init_cfg=None, pretrained=str(backbone_file)))
+        dict(cfg.model.backbone,
+             init_cfg=None,
+             pretrained=str(mocov2_r50_backbone_file)))
     backbone.init_weights()
     keys = set(backbone.state_dict())
-    weights = set(torch.load(backbone_file, weights_only=True))
+    weights = set(torch.load(mocov2_r50_backbone_file, weights_only=True))
     missing = keys - weights
     assert missing and all(key.startswith('stem.') for key in missing)
     assert {'conv1.weight', 'bn1.weight'} <= weights - keys
 
 
-@pytest.mark.parametrize(
-    'tiny, real', [(TINY_VOC, VOC), (TINY_CITYSCAPES, CITYSCAPES)],
-    ids=lambda p: p.stem)
+@pytest.mark.parametrize('tiny, real', [(TINY_VOC, VOC),
+                                        (TINY_CITYSCAPES, CITYSCAPES)],
+                         ids=lambda p: p.stem)
 def test_tiny_variant_keeps_the_benchmark(tiny: Path, real: Path) -> None:
     cfg, ref = Config.fromfile(tiny), Config.fromfile(real)
     for part in ('backbone', 'decode_head', 'auxiliary_head'):
@@ -222,7 +210,8 @@ def test_tiny_variant_keeps_the_benchmark(tiny: Path, real: Path) -> None:
 
 
 @pytest.mark.parametrize('tiny', list(TINY_DATA), ids=lambda p: p.stem)
-def test_tiny_variant_trains_and_evaluates(tiny: Path, backbone_file: Path,
+def test_tiny_variant_trains_and_evaluates(tiny: Path,
+                                           mocov2_r50_backbone_file: Path,
                                            tiny_downstream_data: dict,
                                            tmp_path: Path) -> None:
     name, folder, datasets = TINY_DATA[tiny]
@@ -230,19 +219,21 @@ def test_tiny_variant_trains_and_evaluates(tiny: Path, backbone_file: Path,
     options = [f'{dataset}.data_root={root}' for dataset in datasets]
     launcher = ROOT / 'tools/benchmarks/train_downstream.py'
     cmd = [
-        sys.executable, launcher, tiny, backbone_file, '--work-dir', tmp_path
+        sys.executable, launcher, tiny, mocov2_r50_backbone_file, '--work-dir',
+        tmp_path
     ]
-    proc = subprocess.run(
-        cmd + ['--cfg-options', *options],
-        cwd=ROOT,
-        env=dict(os.environ, OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES=''),
-        capture_output=True,
-        text=True,
-        timeout=600)
+    proc = subprocess.run(cmd + ['--cfg-options', *options],
+                          cwd=ROOT,
+                          env=dict(os.environ,
+                                   OMP_NUM_THREADS='1',
+                                   CUDA_VISIBLE_DEVICES=''),
+                          capture_output=True,
+                          text=True,
+                          timeout=600)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-3000:]
     # mmengine's Pretrained initialiser loaded the backbone file
-    assert f'load model from: {backbone_file}' in log
+    assert f'load model from: {mocov2_r50_backbone_file}' in log
     assert 'Iter(train) [4/4]' in log
     miou = re.search(r'Iter\(val\) \[\d+/\d+\].*mIoU: ([\d.]+)', log)
     assert miou is not None, log[-3000:]
