@@ -196,6 +196,25 @@ def test_launcher_bad_inputs_end_with_one_line(training_checkpoint,
         f'error: checkpoint {tmp_path}/none.pth does not exist: pass the '
         'path of a hexa_mm checkpoint or an extracted backbone'
     ]
+    no_data = tmp_path / 'cls_data.py'
+    cfg = classifier_cfg(18)
+    cfg.train_dataloader = dict(
+        dataset=dict(
+            type='CustomDataset',
+            data_root=str(tmp_path / 'imagenet'),
+            ann_file='meta/train_1percent.txt'))
+    cfg.dump(str(no_data))
+    missing_data = run_launcher(str(no_data), str(training_checkpoint),
+                                '--work-dir', str(tmp_path / 'w3'))
+    assert missing_data.returncode == 2
+    assert missing_data.stderr.strip().splitlines() == [
+        f'error: train_dataloader: ann_file {tmp_path}/imagenet/meta/'
+        'train_1percent.txt does not exist: set data_root (or the dataset '
+        "fields) to the data set; tools/dataset_converters/ has "
+        'make_subset.py (classification subsets) and '
+        'make_tiny_downstream_data.py (tiny VOC / COCO / Cityscapes)'
+    ]
+    assert not (tmp_path / 'w3').exists()
     wrong = run_launcher(str(config), str(training_checkpoint),
                          '--work-dir', str(tmp_path / 'w2'), '--cfg-options',
                          'model.backbone.depth=50')
