@@ -26,7 +26,7 @@ $(STAMP): $(REQS)
 	@touch $@
 	@echo "installed into $(VENV)"
 
-# full mmcv (compiled CPU ops, built from source: ~35 min the first time on
+# full mmcv (compiled CPU ops, built from source: ~11 min the first time on
 # 2 cores, then from pip's wheel cache) + mmdet and mmsegmentation: the
 # downstream benchmarks and their tests need them.
 install-full: $(FULL_STAMP)

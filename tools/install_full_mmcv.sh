@@ -126,7 +126,7 @@ if "$PY" -c "import sys; from importlib.metadata import version; sys.exit(versio
         && ops_load >/dev/null; then
     log "mmcv $MMCV_VERSION with ops already works"
 else
-    log "building/fetching mmcv $MMCV_VERSION (a fresh build takes ~35 min on 2 cores; a cached wheel seconds)"
+    log "building/fetching mmcv $MMCV_VERSION (a fresh build takes ~11 min on 2 idle cores; a cached wheel seconds)"
     build_wheel
     install_wheel
     if ! err="$(ops_load)"; then
