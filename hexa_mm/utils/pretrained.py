@@ -105,7 +105,8 @@ def _top_level(state_dict: dict) -> str:
     Returns:
         str: Up to 6 distinct first components of its keys, comma-separated.
     """
-    names = list(OrderedDict.fromkeys(str(k).split('.')[0] for k in state_dict))
+    names = list(
+        OrderedDict.fromkeys(str(k).split('.')[0] for k in state_dict))
     return ', '.join(names[:6]) + (', ...' if len(names) > 6 else '') or 'none'
 
 
