@@ -95,6 +95,7 @@ def check_dataset_files(cfg: Config) -> None:
         if not osp.exists(path):
             raise ConfigError(
                 f'{loader}: {field} {path} does not exist: set data_root (or '
-                'the dataset fields) to the data set; tools/dataset_converters/'
-                ' has make_subset.py (classification subsets) and '
+                'the dataset fields) to the data set; '
+                'tools/dataset_converters/ has make_subset.py '
+                '(classification subsets) and '
                 'make_tiny_downstream_data.py (tiny VOC / COCO / Cityscapes)')
