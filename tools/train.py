@@ -1,14 +1,14 @@
 """Train a hexa_mm model from a config, on one device or under torchrun."""
 import argparse
-import os
-import os.path as osp
 import sys
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.runner import Runner
 
 from hexa_mm.registry import RUNNERS
 from hexa_mm.utils import ConfigError, register_all_modules
+from hexa_mm.utils.runner_args import (add_runner_args, apply_runner_args,
+                                       parse_runner_args)
 
 
 def parse_args() -> argparse.Namespace:
@@ -19,7 +19,6 @@ def parse_args() -> argparse.Namespace:
     """
     parser = argparse.ArgumentParser(description='Train a hexa_mm model')
     parser.add_argument('config', help='train config file path')
-    parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(
         '--resume',
         nargs='?',
@@ -28,8 +27,6 @@ def parse_args() -> argparse.Namespace:
         help='resume from this checkpoint, or, with no value, from the '
         'latest checkpoint in the work dir')
     parser.add_argument(
-        '--amp', action='store_true', help='automatic mixed precision')
-    parser.add_argument(
         '--no-validate',
         action='store_true',
         help='skip validation (the kNN monitor) during training')
@@ -37,21 +34,10 @@ def parse_args() -> argparse.Namespace:
         '--auto-scale-lr',
         action='store_true',
         help='scale the lr by global batch / auto_scale_lr.base_batch_size')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, e.g. model.queue_len=4096')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_runner_args(
+        parser, cfg_options_help='override config settings, e.g. '
+        'model.queue_len=4096')
+    return parse_runner_args(parser)
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
@@ -64,15 +50,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     Returns:
         Config: The updated config.
     """
-    cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
-    if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    apply_runner_args(cfg, args, work_dir_root='./work_dirs')
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None

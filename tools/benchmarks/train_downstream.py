@@ -10,12 +10,11 @@ torchrun without CUDA; weights-only checkpoints).
     bash tools/benchmarks/mmdetection/dist_train.sh CONFIG PRETRAIN N [options]
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
 from hexa_mm.engine import HexaRunner
 from hexa_mm.utils import ConfigError, register_all_modules
@@ -23,6 +22,8 @@ from hexa_mm.utils.dataset_files import check_dataset_files
 from hexa_mm.utils.pretrained import (check_pretrained_keys,
                                       resolve_pretrained, set_pretrained,
                                       sync_bn_to_bn)
+from hexa_mm.utils.runner_args import (add_runner_args, apply_runner_args,
+                                       parse_runner_args)
 
 
 def parse_args() -> argparse.Namespace:
@@ -38,25 +39,12 @@ def parse_args() -> argparse.Namespace:
         'pretrain',
         help='backbone weights (extract_backbone_weights.py) or a hexa_mm '
         'training checkpoint')
-    parser.add_argument('--work-dir', help='the dir to save logs and models')
-    parser.add_argument(
-        '--amp', action='store_true', help='automatic mixed precision')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, e.g. train_cfg.max_iters=1000 (a '
-        'data root is set per dataset: see configs/benchmarks/*/README.md)')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_runner_args(
+        parser,
+        cfg_options_help='override config settings, e.g. '
+        'train_cfg.max_iters=1000 (a data root is set per dataset: see '
+        'configs/benchmarks/*/README.md)')
+    return parse_runner_args(parser)
 
 
 def build_config(args: argparse.Namespace) -> tuple:
@@ -72,15 +60,8 @@ def build_config(args: argparse.Namespace) -> tuple:
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
-    cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs', 'benchmarks',
-                                osp.splitext(osp.basename(args.config))[0])
-    if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    apply_runner_args(
+        cfg, args, work_dir_root=osp.join('./work_dirs', 'benchmarks'))
     check_dataset_files(cfg)
     path, how = resolve_pretrained(args.pretrain, cfg.work_dir)
     names = set_pretrained(cfg, path)
