@@ -7,9 +7,7 @@ loaded through ``init_cfg=dict(type='Pretrained', checkpoint=...)``. This
 module extracts one, accepts either kind of file as ``PRETRAIN``, and points a
 downstream config's backbone (and the C4 detector's res5 shared head) at it.
 """
-import os
 import os.path as osp
-import tempfile
 from collections import OrderedDict
 from typing import Dict, List, Tuple
 
@@ -17,6 +15,7 @@ import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.registry import MODELS, DefaultScope
 
+from .atomic import atomic_path
 from .errors import CheckpointError, ConfigError
 
 __all__ = [
@@ -132,16 +131,8 @@ def save_state_dict(state_dict: Dict[str, torch.Tensor], out: str) -> None:
         state_dict (dict[str, torch.Tensor]): What to save.
         out (str): The destination; its folder is created if needed.
     """
-    folder = osp.dirname(osp.abspath(out))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.tmp-', suffix='.pth', dir=folder)
-    os.close(fd)
-    try:
+    with atomic_path(out) as tmp:
         torch.save(state_dict, tmp)
-        os.replace(tmp, out)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
 
 
 def resolve_pretrained(path: str, work_dir: str) -> Tuple[str, str]:

@@ -26,22 +26,21 @@ names, so a seed always gives the same file. An existing OUT is replaced only
 with ``--force``.
 """
 import argparse
-import os
 import os.path as osp
 import random
 import sys
-import tempfile
 from typing import Dict, List, Optional, Tuple
 
+from mmpretrain.datasets import ImageNet
+from mmpretrain.datasets.custom import find_folders, get_samples
+
 from hexa_mm.utils import ConfigError
+from hexa_mm.utils.atomic import atomic_path
 
 __all__ = [
     'scan_classes', 'balanced_subset', 'subset_from_list', 'write_ann_file',
     'main'
 ]
-
-# the image extensions mmpretrain's ImageNet accepts (compared lower-case)
-IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif')
 
 Subset = List[Tuple[str, int]]
 
@@ -70,14 +69,15 @@ def parse_args() -> argparse.Namespace:
 
 
 def scan_classes(root: str) -> Dict[str, List[str]]:
-    """The images of each class folder of ``root``.
+    """The images of each class folder of ``root``, found as mmpretrain's
+    ``CustomDataset`` finds them (so labels are the same).
 
     Args:
         root (str): The labeled folder, ``root/CLASS/IMAGE``.
 
     Returns:
         dict[str, list[str]]: Sorted class names to the sorted file names
-        of their images (extensions of :data:`IMG_EXTENSIONS`).
+        of their images (the extensions mmpretrain's ImageNet accepts).
 
     Raises:
         ConfigError: If ``root`` is not a folder or has no class folder.
@@ -85,16 +85,17 @@ def scan_classes(root: str) -> Dict[str, List[str]]:
     if not osp.isdir(root):
         raise ConfigError(f'ROOT {root} is not a folder: give the labeled '
                           'folder, e.g. data/imagenet/train')
-    classes = sorted(
-        name for name in os.listdir(root) if osp.isdir(osp.join(root, name)))
+    classes, class_to_idx = find_folders(root)
     if not classes:
         raise ConfigError(f'ROOT {root} has no class folders: expected '
                           'ROOT/CLASS/IMAGE, e.g. data/imagenet/train')
-    images = {}
-    for name in classes:
-        files = os.listdir(osp.join(root, name))
-        images[name] = sorted(file for file in files
-                              if file.lower().endswith(IMG_EXTENSIONS))
+    samples, _ = get_samples(
+        root,
+        class_to_idx,
+        is_valid_file=lambda f: f.lower().endswith(ImageNet.IMG_EXTENSIONS))
+    images = {name: [] for name in classes}
+    for path, label in samples:
+        images[classes[label]].append(osp.relpath(path, classes[label]))
     return images
 
 
@@ -201,16 +202,8 @@ def write_ann_file(subset: Subset, out: str) -> None:
         subset (list[tuple[str, int]]): The images and their labels.
         out (str): The annotation file; its folder is created if needed.
     """
-    folder = osp.dirname(osp.abspath(out))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.tmp-', suffix='.txt', dir=folder)
-    try:
-        with os.fdopen(fd, 'w') as f:
-            f.writelines(f'{path} {label}\n' for path, label in subset)
-        os.replace(tmp, out)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
+    with atomic_path(out) as tmp, open(tmp, 'w') as f:
+        f.writelines(f'{path} {label}\n' for path, label in subset)
 
 
 def main() -> int:

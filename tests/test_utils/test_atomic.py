@@ -1,0 +1,21 @@
+"""Tests of hexa_mm.utils.atomic: a failed write leaves the old file and no
+temporary file behind."""
+import pytest
+
+from hexa_mm.utils.atomic import atomic_path
+
+
+def test_success_replaces_and_failure_keeps_the_old_file(tmp_path):
+    out = tmp_path / 'sub' / 'ann.txt'
+    with atomic_path(str(out)) as tmp:
+        assert not out.exists()
+        with open(tmp, 'w') as f:
+            f.write('new\n')
+    assert out.read_text() == 'new\n'
+    with pytest.raises(RuntimeError, match='disk full'):
+        with atomic_path(str(out)) as tmp:
+            with open(tmp, 'w') as f:
+                f.write('half')
+            raise RuntimeError('disk full')
+    assert out.read_text() == 'new\n'
+    assert [p.name for p in out.parent.iterdir()] == ['ann.txt']
