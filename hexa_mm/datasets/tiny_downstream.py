@@ -18,6 +18,7 @@ import xml.etree.ElementTree as ET
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
+from mmpretrain.datasets.categories import VOC2007_CATEGORIES
 from PIL import Image
 
 from hexa_mm.utils import ConfigError
@@ -27,10 +28,8 @@ __all__ = [
     'VOC_CLASSES', 'Scene', 'make_tiny_downstream_data', 'tiny_scenes'
 ]
 
-VOC_CLASSES = ('aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car',
-               'cat', 'chair', 'cow', 'diningtable', 'dog', 'horse',
-               'motorbike', 'person', 'pottedplant', 'sheep', 'sofa', 'train',
-               'tvmonitor')
+# The 20 VOC classes (mmdet's and mmseg's order).
+VOC_CLASSES = VOC2007_CATEGORIES
 # (id, name) of the 80 COCO categories, with COCO's own (gapped) ids.
 COCO_CATEGORIES = tuple(
     zip((*range(1, 12), *range(13, 26), 27, 28, *range(31, 45), *range(46, 66),
