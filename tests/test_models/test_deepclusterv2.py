@@ -133,7 +133,7 @@ def test_pseudo_labels_and_label_space() -> None:
     assert labels.context['sample_idx'].tolist() == [4, 0, 6]
     # a mixed target (as CutMix makes) is a mixture per set
     model.eval()
-    logits = model.predict(views[0], labels)
+    logits = model.logits(views[0], labels)
     assert logits.shape == labels.probs.shape
     mixed = labels.with_probs(0.3 * labels.probs +
                               0.7 * labels.probs.roll(1, dims=0))

@@ -1,8 +1,9 @@
 """The hard-example generators on a toy algorithm defined here.
 
 The toy is a plain ``nn.Module`` that answers the pseudo-label interface
-(``predict``, ``classify``, ``pseudo_label_loss``, ``pixel_scale``) and
-nothing else, so these tests show that the generators need only that.
+(``hard_view_loss``, ``logits``, ``encode``, ``classify``,
+``pseudo_label_loss``, ``pixel_scale``) and nothing else, so these tests show
+that the generators need only that.
 """
 import copy
 from typing import Dict, Tuple
@@ -14,8 +15,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from hexa_mm.models import (AdversarialHardExample, CleanPass,
-                            CutMixHardExample, PseudoLabels, frozen_norm_stats,
-                            soft_cross_entropy)
+                            CutMixHardExample, PseudoLabels, soft_cross_entropy)
+from hexa_mm.models.utils import frozen_norm_stats
 from hexa_mm.registry import MODELS
 from hexa_mm.utils import ConfigError, register_all_modules
 
@@ -43,9 +44,15 @@ class ToyAlgorithm(nn.Module):
                  labels: PseudoLabels) -> torch.Tensor:
         return self.head(embedding)
 
-    def predict(self, view: torch.Tensor,
-                labels: PseudoLabels) -> torch.Tensor:
+    def logits(self, view: torch.Tensor,
+               labels: PseudoLabels) -> torch.Tensor:
         return self.classify(self.encode(view), labels)
+
+    def hard_view_loss(self, views, labels) -> torch.Tensor:
+        embeddings = self.encode(torch.cat(views)).chunk(len(views))
+        return sum(
+            self.pseudo_label_loss(self.classify(e, lab), lab.probs)
+            for e, lab in zip(embeddings, labels)) / len(views)
 
     def pseudo_label_loss(self, logits: torch.Tensor,
                           probs: torch.Tensor) -> torch.Tensor:
@@ -85,7 +92,7 @@ def trained_toy(
     optim = torch.optim.SGD(toy.parameters(), lr=0.5)
     for _ in range(steps):
         optim.zero_grad()
-        toy.pseudo_label_loss(toy.predict(view, labels),
+        toy.pseudo_label_loss(toy.logits(view, labels),
                               labels.probs).backward()
         optim.step()
     optim.zero_grad(set_to_none=True)
@@ -128,15 +135,15 @@ def test_generators_serve_a_toy_algorithm(cfg: dict) -> None:
     generator.check_algorithm(toy)
     view, labels = batch()
     views, hard_labels, scalars = generator(toy, clean_pass(toy, view, labels),
-                                            labels)
+                                            [labels])
     assert len(views) == 1 and views[0].shape == view.shape
     assert not views[0].requires_grad
-    assert hard_labels.probs.shape == labels.probs.shape
-    assert torch.allclose(hard_labels.probs.sum(1), torch.ones(NUM))
+    assert len(hard_labels) == 1
+    assert hard_labels[0].probs.shape == labels.probs.shape
+    assert torch.allclose(hard_labels[0].probs.sum(1), torch.ones(NUM))
     assert all('loss' not in key for key in scalars)
     with generator.encoding(toy):
-        loss = toy.pseudo_label_loss(
-            toy.predict(views[0], hard_labels), hard_labels.probs)
+        loss = toy.hard_view_loss(views, hard_labels)
     loss.backward()  # the hard view trains the toy
     assert toy.head.weight.grad is not None
 
@@ -145,8 +152,8 @@ def test_algorithm_without_the_interface_is_refused() -> None:
     for generator in (CutMixHardExample(), AdversarialHardExample()):
         with pytest.raises(
                 ConfigError,
-                match='lacks pseudo_label_loss, '
-                'predict, classify, pixel_scale'):
+                match='lacks hard_view_loss, pseudo_label_loss, '
+                'logits, classify, encode, pixel_scale'):
             generator.check_algorithm(nn.Linear(2, 2))
 
 
@@ -197,7 +204,9 @@ def test_cutmix_lambda_is_the_share_left_and_targets_mix() -> None:
         # the same draw again, through forward: λ·own + (1 − λ)·partner's
         torch.manual_seed(draw)
         np.random.seed(draw)
-        _, hard, scalars = generator(None, CleanPass(views, []), labels)
+        _, (hard, other), scalars = generator(None, CleanPass(views, []),
+                                              [labels, labels])
+        assert torch.equal(hard.probs, other.probs)
         assert torch.allclose(hard.probs.sum(1), torch.ones(NUM))
         rows = torch.arange(NUM)
         assert torch.allclose(hard.probs[rows, rows], lam)
@@ -209,7 +218,8 @@ def test_cutmix_targets_and_logged_lambda() -> None:
     torch.manual_seed(1)
     generator = CutMixHardExample()
     view, labels = batch()
-    views, hard, scalars = generator(None, CleanPass([view], []), labels)
+    views, (hard, ), scalars = generator(None, CleanPass([view], []),
+                                         [labels])
     # recover λ from the pixels: the share of each image that is its own
     own = (views[0] == view).all(dim=1).float().mean(dim=(1, 2))
     partner_of = {}
@@ -251,7 +261,7 @@ def test_adversarial_stays_in_the_ball_and_the_pixel_range(
         kwargs: dict) -> None:
     toy, view, labels = trained_toy()
     generator = AdversarialHardExample(**kwargs)
-    views, _, _ = generator(toy, clean_pass(toy, view, labels), labels)
+    views, _, _ = generator(toy, clean_pass(toy, view, labels), [labels])
     clean_px = view * STD + MEAN
     adv_px = views[0] * STD + MEAN
     eps = generator.eps
@@ -270,11 +280,11 @@ def test_adversarial_stays_in_the_ball_and_the_pixel_range(
 def test_adversarial_raises_the_loss_of_a_trained_model() -> None:
     toy, view, labels = trained_toy()
     generator = AdversarialHardExample()
-    views, _, _ = generator(toy, clean_pass(toy, view, labels), labels)
+    views, _, _ = generator(toy, clean_pass(toy, view, labels), [labels])
     with torch.no_grad(), frozen_norm_stats(toy):
-        clean = toy.pseudo_label_loss(toy.predict(view, labels), labels.probs)
+        clean = toy.pseudo_label_loss(toy.logits(view, labels), labels.probs)
         hard = toy.pseudo_label_loss(
-            toy.predict(views[0], labels), labels.probs)
+            toy.logits(views[0], labels), labels.probs)
     assert hard > clean
 
 
@@ -291,7 +301,7 @@ def test_attack_changes_no_parameter_buffer_or_grad(kwargs: dict) -> None:
     clean = clean_pass(toy, view, labels)  # this one may update statistics
     before = snapshot(toy)
     generator_before = snapshot(generator)
-    generator(toy, clean, labels)
+    generator(toy, clean, [labels])
     assert_unchanged(before, snapshot(toy))
     assert_unchanged(generator_before, snapshot(generator))
     assert all(m.track_running_stats for m in toy.modules()
@@ -305,16 +315,16 @@ def test_first_gradient_from_the_clean_pass_equals_a_fresh_one() -> None:
     labels = labels.with_probs(labels.probs.double())
     optimised = AdversarialHardExample(steps=2)
     naive = AdversarialHardExample(steps=2, reuse_clean_pass=False)
-    assert optimised.reuses_clean_pass and not naive.reuses_clean_pass
-    fast = optimised(toy, clean_pass(toy, view, labels), labels)[0][0]
-    slow = naive(toy, CleanPass([view], []), labels)[0][0]
+    assert optimised.needs_clean_grads and not naive.needs_clean_grads
+    fast = optimised(toy, clean_pass(toy, view, labels), [labels])[0][0]
+    slow = naive(toy, CleanPass([view], []), [labels])[0][0]
     assert torch.allclose(fast, slow, rtol=0, atol=1e-9)
 
 
 def test_random_start_or_aux_norm_make_their_own_first_pass() -> None:
-    assert AdversarialHardExample().reuses_clean_pass
-    assert not AdversarialHardExample(random_start=True).reuses_clean_pass
-    assert not AdversarialHardExample(aux_norm=True).reuses_clean_pass
+    assert AdversarialHardExample().needs_clean_grads
+    assert not AdversarialHardExample(random_start=True).needs_clean_grads
+    assert not AdversarialHardExample(aux_norm=True).needs_clean_grads
 
 
 def test_aux_norm_swaps_in_its_own_batch_norms() -> None:

@@ -102,20 +102,22 @@ def test_clean_term_and_bank_are_deepcluster_v2s() -> None:
 def test_hard_views_of_the_assignment_crops_with_their_targets() -> None:
     model = tiny(copy.deepcopy(GENERATORS))
     batch = views()
-    labels = model.pseudo_labels(batch, samples([1, 2, 3, 4]))
+    labels = model.view_labels(batch, samples([1, 2, 3, 4]))
     _, clean = model.clean_pass(batch, labels, with_grads=True)
     assert len(clean.views) == 2 and len(clean.grads) == 2
     assert all(v.shape[-1] == 16 for v in clean.views)
     cutmix, adv = model.hard_examples
     mixed, mixed_labels, _ = cutmix(model, clean, labels)
-    assert len(mixed) == 2
-    assert torch.allclose(mixed_labels.probs.sum(1), torch.ones(4))
-    for segment in mixed_labels.probs.split(PROTOTYPES, dim=1):
+    assert len(mixed) == len(mixed_labels) == 2
+    assert torch.equal(mixed_labels[0].probs, mixed_labels[1].probs)
+    assert torch.allclose(mixed_labels[0].probs.sum(1), torch.ones(4))
+    for segment in mixed_labels[0].probs.split(PROTOTYPES, dim=1):
         assert torch.allclose(
             segment.sum(1), torch.full((4, ), 1 / len(PROTOTYPES)))
     attacked, adv_labels, _ = adv(model, clean, labels)
     assert len(attacked) == 2
-    assert torch.equal(adv_labels.probs, labels.probs)
+    assert all(torch.equal(a.probs, b.probs)
+               for a, b in zip(adv_labels, labels))
     _, std = model.pixel_scale()
     for hard, source in zip(attacked, clean.views):
         assert ((hard - source) * std).abs().max() <= adv.eps + 1e-6

@@ -91,7 +91,7 @@ def test_clean_term_and_queue_are_moco_v2s() -> None:
 def test_attack_starts_from_the_clean_loss_gradient() -> None:
     model = tiny(copy.deepcopy(GENERATORS)).double()
     batch = [v.double() for v in views(0)]
-    labels = model.pseudo_labels(batch, None)
+    labels = model.view_labels(batch, None)
     loss, clean = model.clean_pass(batch, labels, with_grads=True)
     query = batch[0].detach().requires_grad_(True)
     expected, = torch.autograd.grad(
@@ -114,7 +114,7 @@ def test_attack_starts_from_the_clean_loss_gradient() -> None:
 def test_no_early_gradient_under_float16_autocast() -> None:
     model = tiny(copy.deepcopy(GENERATORS))
     batch = views(0)
-    labels = model.pseudo_labels(batch, None)
+    labels = model.view_labels(batch, None)
     with torch.autocast('cpu', dtype=torch.float16):
         _, clean = model.clean_pass(batch, labels, with_grads=True)
     assert clean.grads is None

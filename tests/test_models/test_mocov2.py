@@ -123,7 +123,7 @@ def test_hard_view_label_space_is_batch_keys_then_queue() -> None:
     assert labels.probs.shape == (4, 4 + 16)
     assert torch.equal(labels.probs[:, :4], torch.eye(4))
     assert labels.probs[:, 4:].abs().sum() == 0
-    logits = model.predict(views[0], labels)
+    logits = model.logits(views[0], labels)
     q = model.encode(views[0])
     keys = labels.context['keys']
     assert torch.allclose(logits[:, :4], q @ keys.t() / TEMPERATURE)

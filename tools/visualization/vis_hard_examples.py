@@ -200,8 +200,8 @@ def main() -> int:
         model.train()
         inputs, samples = data['inputs'], data['data_samples']
         adv, cutmix = find_generators(model)
-        labels = model.pseudo_labels(inputs, samples)
-        clean = model.clean_pass(inputs, labels, adv.reuses_clean_pass)[1]
+        labels = model.view_labels(inputs, samples)
+        clean = model.clean_pass(inputs, labels, adv.needs_clean_grads)[1]
         source = clean.views[0]
         adv_view = adv(model, clean, labels)[0][0]
         mixed = cutmix.mix([source])

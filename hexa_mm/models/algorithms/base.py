@@ -1,6 +1,6 @@
 """The pseudo-label interface every hexa_mm algorithm implements."""
 from abc import abstractmethod
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -12,7 +12,11 @@ from hexa_mm.registry import MODELS
 from hexa_mm.utils import ConfigError
 from ..hard_examples.base import BaseHardExample
 from ..losses import soft_cross_entropy
-from ..utils import CleanPass, PseudoLabels
+from ..utils import CleanPass, PseudoLabels, frozen_norm_stats
+
+#: What :meth:`PseudoLabelAlgorithm.pseudo_labels` returns: one
+#: :class:`PseudoLabels` for every source view, or one per source view.
+LABELS = Union[PseudoLabels, Sequence[PseudoLabels]]
 
 
 def _fp16_autocast(device: torch.device) -> bool:
@@ -28,25 +32,46 @@ def _fp16_autocast(device: torch.device) -> bool:
         torch.get_autocast_dtype(device.type) == torch.float16
 
 
+def resolution_groups(views: List[torch.Tensor]) -> List[List[int]]:
+    """Runs of consecutive views of one size, as the references batch them.
+
+    Args:
+        views (list[torch.Tensor]): Views, each (N, C, H, W).
+
+    Returns:
+        list[list[int]]: The indices of each run, in order.
+    """
+    groups: List[List[int]] = []
+    for i, view in enumerate(views):
+        if groups and views[groups[-1][0]].shape[1:] == view.shape[1:]:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
+
+
 class PseudoLabelAlgorithm(BaseSelfSupervisor):
     """Self-supervised learning read as predicting pseudo-labels.
 
-    Every algorithm answers three calls (see ``DESIGN.md`` §2):
+    Every algorithm answers three calls (``docs/design.md``):
 
     * :meth:`pseudo_labels`: targets of the clean views, without grad;
-    * :meth:`predict`: logits of a view over the same label space
+    * :meth:`logits`: logits of a view over the same label space
       (:meth:`encode` then :meth:`classify`);
     * :meth:`pseudo_label_loss`: the loss between them (soft cross-entropy).
 
     :meth:`loss` combines them: the clean loss, then, for each generator in
-    ``hard_examples``, ``weight * pseudo_label_loss(predict(hard views),
-    hard targets)``. Generators use only these calls, so any algorithm built
-    on this class gets hard examples for free.
+    ``hard_examples``, ``weight * hard_view_loss(hard views, hard targets)``.
+    Generators use only these calls, so any algorithm built on this class
+    gets hard examples for free.
+
+    Views are encoded as the reference implementations batch them
+    (:meth:`encode_views`): the backbone once per run of consecutive views
+    of one resolution, the neck once over the features of all of them.
 
     Args:
         backbone (dict): Config of the backbone.
         neck (dict, optional): Config of the neck.
-        head (dict, optional): Config of the head. Defaults to None.
         hard_examples (list[dict], optional): Configs of hard-example
             generators. Defaults to None (none).
         pretrained (str, optional): A pretrained checkpoint. Defaults to None.
@@ -57,7 +82,6 @@ class PseudoLabelAlgorithm(BaseSelfSupervisor):
     def __init__(self,
                  backbone: dict,
                  neck: Optional[dict] = None,
-                 head: Optional[dict] = None,
                  hard_examples: Optional[List[dict]] = None,
                  pretrained: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
@@ -65,7 +89,6 @@ class PseudoLabelAlgorithm(BaseSelfSupervisor):
         super().__init__(
             backbone=backbone,
             neck=neck,
-            head=head,
             pretrained=pretrained,
             data_preprocessor=data_preprocessor,
             init_cfg=init_cfg)
@@ -88,7 +111,7 @@ class PseudoLabelAlgorithm(BaseSelfSupervisor):
     # ------------------------------------------------------------------
     @abstractmethod
     def pseudo_labels(self, inputs: List[torch.Tensor],
-                      data_samples: List[DataSample]) -> PseudoLabels:
+                      data_samples: List[DataSample]) -> LABELS:
         """Targets of the clean views, computed without grad.
 
         Args:
@@ -96,8 +119,10 @@ class PseudoLabelAlgorithm(BaseSelfSupervisor):
             data_samples (list[DataSample]): The samples' meta information.
 
         Returns:
-            PseudoLabels: One probability vector per image, plus the context
-            :meth:`classify` needs.
+            PseudoLabels or list[PseudoLabels]: One probability vector per
+            image, plus the context :meth:`classify` needs; one
+            :class:`PseudoLabels` serves every source view, a list gives
+            each source view its own.
         """
 
     @abstractmethod
@@ -107,14 +132,14 @@ class PseudoLabelAlgorithm(BaseSelfSupervisor):
 
         Args:
             embedding (torch.Tensor): Output of :meth:`encode`, (N, D).
-            labels (PseudoLabels): The batch's pseudo-labels.
+            labels (PseudoLabels): The pseudo-labels of these views.
 
         Returns:
             torch.Tensor: Logits, shaped like ``labels.probs``.
         """
 
     def encode(self, view: torch.Tensor) -> torch.Tensor:
-        """Embed a batch of views: backbone, neck, L2 normalisation.
+        """Embed one batch of views: backbone, neck, L2 normalisation.
 
         Args:
             view (torch.Tensor): Normalised images, (N, 3, H, W).
@@ -124,13 +149,13 @@ class PseudoLabelAlgorithm(BaseSelfSupervisor):
         """
         return F.normalize(self.neck(self.backbone(view))[0], dim=1)
 
-    def predict(self, view: torch.Tensor,
-                labels: PseudoLabels) -> torch.Tensor:
+    def logits(self, view: torch.Tensor,
+               labels: PseudoLabels) -> torch.Tensor:
         """Logits of a view over the label space of ``labels``.
 
         Args:
             view (torch.Tensor): Normalised images, (N, 3, H, W).
-            labels (PseudoLabels): The batch's pseudo-labels.
+            labels (PseudoLabels): The pseudo-labels of this view.
 
         Returns:
             torch.Tensor: Logits, shaped like ``labels.probs``.
@@ -142,13 +167,35 @@ class PseudoLabelAlgorithm(BaseSelfSupervisor):
         """The loss between predictions and targets: soft cross-entropy.
 
         Args:
-            logits (torch.Tensor): Output of :meth:`predict`, (N, C).
+            logits (torch.Tensor): Output of :meth:`classify`, (N, C).
             probs (torch.Tensor): Targets, (N, C).
 
         Returns:
             torch.Tensor: The mean loss.
         """
         return soft_cross_entropy(logits, probs)
+
+    def hard_view_loss(self, views: List[torch.Tensor],
+                       labels: List[PseudoLabels]) -> torch.Tensor:
+        """The pseudo-label loss of a generator's views: encoded together
+        (:meth:`encode_views`), each scored against its own targets, averaged
+        over the views.
+
+        :meth:`loss` trains this loss, and an attack climbs this very loss,
+        with the same batch-norm grouping.
+
+        Args:
+            views (list[torch.Tensor]): Views, one per source view.
+            labels (list[PseudoLabels]): Their pseudo-labels, one per view.
+
+        Returns:
+            torch.Tensor: The mean loss.
+        """
+        losses = [
+            self.pseudo_label_loss(self.classify(e, lab), lab.probs)
+            for e, lab in zip(self.encode_views(views), labels)
+        ]
+        return sum(losses) / len(losses)
 
     def pixel_scale(self) -> Tuple[torch.Tensor, torch.Tensor]:
         """Mean and std of the input normalisation, in [0, 1] pixel units.
@@ -192,29 +239,35 @@ class PseudoLabelAlgorithm(BaseSelfSupervisor):
         return []
 
     def clean_loss(self, embeddings: List[torch.Tensor],
-                   labels: PseudoLabels) -> torch.Tensor:
+                   labels: List[PseudoLabels]) -> torch.Tensor:
         """The algorithm's own loss on its clean views.
 
         Args:
-            embeddings (list[torch.Tensor]): :meth:`encode` of the source views
-                then the extra views.
-            labels (PseudoLabels): The batch's pseudo-labels.
+            embeddings (list[torch.Tensor]): The embeddings of the source
+                views then of the extra views, from one :meth:`encode_views`.
+            labels (list[PseudoLabels]): One per source view; extra views
+                are scored against the first.
 
         Returns:
             torch.Tensor: Mean over views of :meth:`pseudo_label_loss`.
         """
+        view_labels = list(labels) + [labels[0]] * (
+            len(embeddings) - len(labels))
         losses = [
-            self.pseudo_label_loss(self.classify(e, labels), labels.probs)
-            for e in embeddings
+            self.pseudo_label_loss(self.classify(e, lab), lab.probs)
+            for e, lab in zip(embeddings, view_labels)
         ]
         return sum(losses) / len(losses)
 
-    def update_state(self, labels: PseudoLabels,
+    def update_state(self, labels: List[PseudoLabels], clean: CleanPass,
                      data_samples: List[DataSample]) -> None:
         """Update training state (queues, memory banks) after a step.
 
         Args:
-            labels (PseudoLabels): The batch's pseudo-labels.
+            labels (list[PseudoLabels]): The pseudo-labels of the source
+                views.
+            clean (CleanPass): The step's clean pass (source views and their
+                embeddings).
             data_samples (list[DataSample]): The samples' meta information.
         """
 
@@ -235,7 +288,16 @@ class PseudoLabelAlgorithm(BaseSelfSupervisor):
     # ------------------------------------------------------------------
     def encode_views(self,
                      views: List[torch.Tensor]) -> List[torch.Tensor]:
-        """Encode views, batching consecutive views of one resolution.
+        """Encode views as the multi-crop references do (SwAV's code base,
+        mmpretrain's ``SwAVNeck``): the backbone once per run of consecutive
+        views of one resolution, the neck (and its batch norms) once over the
+        features of all views concatenated, then L2 normalisation.
+
+        Where the runs give feature maps of different sizes, each is
+        average-pooled to 1×1 before the concatenation (the neck's own global
+        pooling then leaves it unchanged), so the neck must pool globally.
+        An algorithm that overrides :meth:`encode` gets its :meth:`encode` of
+        each run instead.
 
         Args:
             views (list[torch.Tensor]): Views, each (N, 3, H, W).
@@ -243,17 +305,46 @@ class PseudoLabelAlgorithm(BaseSelfSupervisor):
         Returns:
             list[torch.Tensor]: One embedding per view.
         """
-        out: List[torch.Tensor] = []
-        start = 0
-        while start < len(views):
-            end = start + 1
-            while end < len(views) and views[end].shape == views[start].shape:
-                end += 1
-            group = views[start:end]
-            merged = group[0] if len(group) == 1 else torch.cat(group)
-            out.extend(self.encode(merged).chunk(len(group)))
-            start = end
-        return out
+        if not views:
+            return []
+        groups = resolution_groups(views)
+        if type(self).encode is not PseudoLabelAlgorithm.encode:
+            return [
+                emb for group in groups for emb in self.encode(
+                    torch.cat([views[i] for i in group])).split(
+                        [views[i].shape[0] for i in group])
+            ]
+        feats = [
+            self.backbone(views[group[0]] if len(group) == 1 else torch.cat(
+                [views[i] for i in group])) for group in groups
+        ]
+        if len(feats) == 1:
+            merged = feats[0]
+        else:
+            merged = tuple(
+                self._concat_features([f[level] for f in feats])
+                for level in range(len(feats[0])))
+        embeddings = F.normalize(self.neck(merged)[0], dim=1)
+        return list(embeddings.split([v.shape[0] for v in views]))
+
+    def _concat_features(self, maps: List[torch.Tensor]) -> torch.Tensor:
+        """Concatenate one backbone level's features of several resolutions.
+
+        Args:
+            maps (list[torch.Tensor]): (N_i, C, h_i, w_i) maps of each run.
+
+        Returns:
+            torch.Tensor: The maps concatenated along the batch, pooled to
+            1×1 first where their sizes differ.
+        """
+        if all(m.shape[1:] == maps[0].shape[1:] for m in maps):
+            return torch.cat(maps)
+        if not getattr(self.neck, 'with_avg_pool', True):
+            raise ConfigError(
+                f'{type(self).__name__}: views of several resolutions need a '
+                'neck that pools globally (with_avg_pool=True), as the '
+                'multi-crop references do.')
+        return torch.cat([F.adaptive_avg_pool2d(m, 1) for m in maps])
 
     def clean_backward(
             self, loss: torch.Tensor, views: List[torch.Tensor]
@@ -287,13 +378,14 @@ class PseudoLabelAlgorithm(BaseSelfSupervisor):
         return loss.detach() + (linear - linear.detach()), list(
             grads[:len(views)])
 
-    def clean_pass(self, inputs: List[torch.Tensor], labels: PseudoLabels,
+    def clean_pass(self, inputs: List[torch.Tensor],
+                   labels: List[PseudoLabels],
                    with_grads: bool) -> Tuple[torch.Tensor, CleanPass]:
         """The clean loss, and what its pass leaves for the generators.
 
         Args:
             inputs (list[torch.Tensor]): The normalised views of the batch.
-            labels (PseudoLabels): The batch's pseudo-labels.
+            labels (list[PseudoLabels]): One per source view.
             with_grads (bool): Also take the clean loss's gradient with
                 respect to the source views, in the backward pass of its
                 parameter gradients (:meth:`clean_backward`); not under
@@ -305,10 +397,11 @@ class PseudoLabelAlgorithm(BaseSelfSupervisor):
             clean pass.
         """
         sources = self.source_views(inputs)
+        extras = self.extra_views(inputs)
         with_grads = with_grads and not _fp16_autocast(sources[0].device)
         if with_grads:
             sources = [v.detach().requires_grad_(True) for v in sources]
-        embeddings = self.encode_views(sources + self.extra_views(inputs))
+        embeddings = self.encode_views(sources + extras)
         loss = self.clean_loss(embeddings, labels)
         grads = None
         if with_grads:
@@ -316,7 +409,59 @@ class PseudoLabelAlgorithm(BaseSelfSupervisor):
         return loss, CleanPass(
             views=[v.detach() for v in sources],
             embeddings=[e.detach() for e in embeddings[:len(sources)]],
-            grads=grads)
+            grads=grads,
+            alone=not extras)
+
+    def view_labels(self, inputs: List[torch.Tensor],
+                    data_samples: List[DataSample]) -> List[PseudoLabels]:
+        """:meth:`pseudo_labels`, one per source view.
+
+        Args:
+            inputs (list[torch.Tensor]): The normalised views of the batch.
+            data_samples (list[DataSample]): The samples' meta information.
+
+        Returns:
+            list[PseudoLabels]: The pseudo-labels of each source view.
+        """
+        labels = self.pseudo_labels(inputs, data_samples)
+        num = len(self.source_views(inputs))
+        if isinstance(labels, PseudoLabels):
+            return [labels] * num
+        labels = list(labels)
+        if len(labels) != num:
+            raise ValueError(
+                f'{type(self).__name__}.pseudo_labels gave {len(labels)} '
+                f'PseudoLabels for {num} source views; give one, or one per '
+                'source view.')
+        return labels
+
+    @torch.no_grad()
+    def _reference_loss(self, clean: CleanPass, labels: List[PseudoLabels],
+                        generator: BaseHardExample) -> torch.Tensor:
+        """The hard-view loss of the clean views themselves: what a
+        generator's loss rises from.
+
+        Computed like the generator's own loss (:meth:`hard_view_loss`, in
+        the generator's :meth:`~BaseHardExample.encoding`), so the rise is 0
+        when a generator returns the clean views unchanged. The clean pass's
+        embeddings are reused when they are exactly that.
+
+        Args:
+            clean (CleanPass): The clean pass.
+            labels (list[PseudoLabels]): The clean targets.
+            generator (BaseHardExample): The generator.
+
+        Returns:
+            torch.Tensor: The loss, detached.
+        """
+        if clean.alone and not generator.own_norms:
+            losses = [
+                self.pseudo_label_loss(self.classify(e, lab), lab.probs)
+                for e, lab in zip(clean.embeddings, labels)
+            ]
+            return sum(losses) / len(losses)
+        with generator.encoding(self), frozen_norm_stats(self):
+            return self.hard_view_loss(clean.views, labels)
 
     def loss(self, inputs: List[torch.Tensor],
              data_samples: List[DataSample]) -> Dict[str, torch.Tensor]:
@@ -329,38 +474,36 @@ class PseudoLabelAlgorithm(BaseSelfSupervisor):
         Returns:
             dict[str, torch.Tensor]: ``loss_clean``, ``loss_{name}`` per
             generator, and logged scalars (``{name}_rise``: hard-view loss
-            minus the clean views' loss over the same label space, and what
-            each generator reports).
+            minus the same loss of the clean views, and what each generator
+            reports).
         """
         if not isinstance(inputs, (list, tuple)):
             raise TypeError('a self-supervised algorithm needs a list of '
                             'views; use MultiView in the train pipeline.')
-        labels = self.pseudo_labels(inputs, data_samples)
+        labels = self.view_labels(inputs, data_samples)
         clean_loss, clean = self.clean_pass(
             inputs, labels,
-            any(g.reuses_clean_pass for g in self.hard_examples))
+            any(g.needs_clean_grads for g in self.hard_examples))
         losses = {'loss_clean': clean_loss}
-        reference = None
+        shared_reference = None
         for generator in self.hard_examples:
-            views, hard_labels, scalars = generator(self, clean, labels)
+            picked, picked_labels = generator.pick(clean, labels)
+            views, hard_labels, scalars = generator(self, picked,
+                                                    picked_labels)
             with generator.encoding(self):
-                hard_embeddings = self.encode_views(views)
-            hard = [
-                self.pseudo_label_loss(
-                    self.classify(e, hard_labels), hard_labels.probs)
-                for e in hard_embeddings
-            ]
-            hard_loss = sum(hard) / len(hard)
+                hard_loss = self.hard_view_loss(views, hard_labels)
             losses[f'loss_{generator.name}'] = generator.weight * hard_loss
-            if reference is None:
-                with torch.no_grad():
-                    reference = sum(
-                        self.pseudo_label_loss(
-                            self.classify(e, labels), labels.probs)
-                        for e in clean.embeddings) / len(clean.embeddings)
+            if generator.own_norms or generator.view_indices is not None:
+                reference = self._reference_loss(picked, picked_labels,
+                                                 generator)
+            else:
+                if shared_reference is None:
+                    shared_reference = self._reference_loss(
+                        clean, labels, generator)
+                reference = shared_reference
             losses[f'{generator.name}_rise'] = hard_loss.detach() - reference
             losses.update(scalars)
-        self.update_state(labels, data_samples)
+        self.update_state(labels, clean, data_samples)
         return losses
 
     def extract_embedding(self, inputs: torch.Tensor) -> torch.Tensor:

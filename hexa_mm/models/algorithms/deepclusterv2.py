@@ -7,7 +7,7 @@ from mmpretrain.structures import DataSample
 from hexa_mm.registry import MODELS
 from hexa_mm.utils import ConfigError
 from ..losses import soft_cross_entropy
-from ..utils import MemoryBank, PseudoLabels
+from ..utils import CleanPass, MemoryBank, PseudoLabels
 from .base import PseudoLabelAlgorithm
 
 
@@ -35,6 +35,10 @@ class DeepClusterV2(PseudoLabelAlgorithm):
     prototype set ``h`` is clustered on the bank of assignment crop
     ``h mod len(assign_crops)``. Each training step writes the embeddings it
     computed for those crops (see :meth:`update_state`).
+
+    Multi-crop batches as the reference (SwAV's code base): the backbone once
+    per resolution, the projection neck once over all crops
+    (:meth:`encode_views`).
 
     Views: the assignment crops are the source views (hard examples are made
     from them); the other crops (multi-crop's small ones) are extra views,
@@ -145,15 +149,16 @@ class DeepClusterV2(PseudoLabelAlgorithm):
                          data_samples: List[DataSample]) -> None:
         """Embed the assignment crops of a batch into the memory bank.
 
-        Used by the pass over the data before the first epoch. The model is
-        run as a training step runs it (batch norm as the caller set it),
-        without gradients.
+        Used by the pass over the data before the first epoch, as the
+        reference's ``init_memory``: one forward per assignment crop (batch
+        norm over that crop's batch, in the mode the caller set), without
+        gradients.
 
         Args:
             inputs (list[torch.Tensor]): The normalised views of the batch.
             data_samples (list[DataSample]): The samples (``sample_idx``).
         """
-        embeddings = self.encode_views(self.source_views(inputs))
+        embeddings = [self.encode(view) for view in self.source_views(inputs)]
         self._bank().write(
             self.sample_indices(data_samples), torch.stack(embeddings))
 
@@ -309,37 +314,18 @@ class DeepClusterV2(PseudoLabelAlgorithm):
         ]
         return sum(losses) / num_sets
 
-    def clean_loss(self, embeddings: List[torch.Tensor],
-                   labels: PseudoLabels) -> torch.Tensor:
-        """Mean loss over every crop; keep the assignment crops' embeddings.
-
-        The detached embeddings of the assignment crops (the first
-        ``len(assign_crops)`` of ``embeddings``) go to
-        ``labels.context['bank_embeddings']``, for :meth:`update_state` to
-        write into the memory bank: the step's own forward pass, as in the
-        reference implementation.
-
-        Args:
-            embeddings (list[torch.Tensor]): Embeddings of the source views
-                then the extra views.
-            labels (PseudoLabels): The batch's pseudo-labels.
-
-        Returns:
-            torch.Tensor: Mean over crops of :meth:`pseudo_label_loss`.
-        """
-        labels.context['bank_embeddings'] = torch.stack(
-            [e.detach() for e in embeddings[:len(self.assign_crops)]])
-        return super().clean_loss(embeddings, labels)
-
-    def update_state(self, labels: PseudoLabels,
+    def update_state(self, labels: List[PseudoLabels], clean: CleanPass,
                      data_samples: List[DataSample]) -> None:
-        """Write the step's embeddings of the assignment crops to the bank.
+        """Write the step's embeddings of the assignment crops to the bank:
+        those of the step's own forward pass, as in the reference
+        implementation.
 
         Args:
-            labels (PseudoLabels): Carries ``sample_idx`` and
-                ``bank_embeddings``.
+            labels (list[PseudoLabels]): Carry ``sample_idx``.
+            clean (CleanPass): The clean pass; its embeddings are those of
+                the assignment crops.
             data_samples (list[DataSample]): Unused (the ids are in
                 ``labels``).
         """
-        self._bank().write(labels.context['sample_idx'],
-                           labels.context['bank_embeddings'])
+        self._bank().write(labels[0].context['sample_idx'],
+                           torch.stack(clean.embeddings))

@@ -11,7 +11,7 @@ from torch import nn
 
 from hexa_mm.registry import MODELS
 from hexa_mm.utils import ConfigError
-from ..utils import PseudoLabels
+from ..utils import CleanPass, PseudoLabels
 from .base import PseudoLabelAlgorithm
 
 
@@ -105,6 +105,11 @@ class MoCoV2(PseudoLabelAlgorithm):
             PseudoLabels: One-hot targets over ``[batch keys, queue]`` with
             ``context`` holding ``keys`` (N, D) and ``queue`` (D, K).
         """
+        if len(inputs) < 2:
+            raise ConfigError(
+                f'MoCoV2 needs 2 views per image (query and key), got '
+                f'{len(inputs)}; use MultiView(num_views=2) in the train '
+                'pipeline.')
         self.encoder_k.update_parameters(
             nn.Sequential(self.backbone, self.neck))
         im_k, idx_unshuffle = batch_shuffle_ddp(inputs[1])
@@ -133,18 +138,19 @@ class MoCoV2(PseudoLabelAlgorithm):
                          dim=1) / self.temperature
 
     def clean_loss(self, embeddings: List[torch.Tensor],
-                   labels: PseudoLabels) -> torch.Tensor:
+                   labels: List[PseudoLabels]) -> torch.Tensor:
         """MoCo-v2's loss: cross-entropy over ``[positive, queue]`` logits.
 
         Args:
             embeddings (list[torch.Tensor]): The queries, ``[q]``.
-            labels (PseudoLabels): Carries ``keys`` and ``queue``.
+            labels (list[PseudoLabels]): ``[labels]``, carrying ``keys`` and
+                ``queue``.
 
         Returns:
             torch.Tensor: The loss.
         """
         query = embeddings[0]
-        keys, queue = labels.context['keys'], labels.context['queue']
+        keys, queue = labels[0].context['keys'], labels[0].context['queue']
         l_pos = torch.einsum('nc,nc->n', [query, keys]).unsqueeze(-1)
         l_neg = torch.einsum('nc,ck->nk', [query, queue])
         logits = torch.cat([l_pos, l_neg], dim=1) / self.temperature
@@ -153,15 +159,17 @@ class MoCoV2(PseudoLabelAlgorithm):
         return F.cross_entropy(logits, target)
 
     @torch.no_grad()
-    def update_state(self, labels: PseudoLabels,
+    def update_state(self, labels: List[PseudoLabels], clean: CleanPass,
                      data_samples: List[DataSample]) -> None:
         """Enqueue the clean keys of all processes, dequeue the oldest.
 
         Args:
-            labels (PseudoLabels): Carries this process's ``keys``.
+            labels (list[PseudoLabels]): ``[labels]``, carrying this
+                process's ``keys``.
+            clean (CleanPass): Unused.
             data_samples (list[DataSample]): Unused.
         """
-        keys = torch.cat(all_gather(labels.context['keys']), dim=0)
+        keys = torch.cat(all_gather(labels[0].context['keys']), dim=0)
         batch = keys.shape[0]
         self.check_train_setup(batch, 0)
         ptr = int(self.queue_ptr)

@@ -1,9 +1,9 @@
 """Hard-example generators of hexa_mm."""
-from .adversarial import AdversarialHardExample, frozen_norm_stats
+from .adversarial import AdversarialHardExample
 from .base import BaseHardExample
 from .cutmix import CutMixBatch, CutMixHardExample
 
 __all__ = [
     'AdversarialHardExample', 'BaseHardExample', 'CutMixBatch',
-    'CutMixHardExample', 'frozen_norm_stats'
+    'CutMixHardExample'
 ]

@@ -1,7 +1,8 @@
 """Adversarial hard examples: L-infinity projected gradient ascent."""
 import copy
 from contextlib import ExitStack, contextmanager, nullcontext
-from typing import ContextManager, Dict, Iterator, List, Optional, Tuple
+from typing import (ContextManager, Dict, Iterator, List, Optional,
+                    Sequence, Tuple)
 
 import torch
 from torch import nn
@@ -9,32 +10,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from hexa_mm.registry import MODELS
 from hexa_mm.utils import ConfigError
-from ..utils import CleanPass, PseudoLabels
+from ..utils import CleanPass, PseudoLabels, frozen_norm_stats
 from .base import BaseHardExample
-
-
-@contextmanager
-def frozen_norm_stats(module: nn.Module) -> Iterator[None]:
-    """Batch norms of ``module`` normalise with batch statistics in training
-    mode but leave their running statistics (and counters) untouched.
-
-    Args:
-        module (nn.Module): The module whose ``_BatchNorm`` layers to freeze.
-
-    Yields:
-        None: Inside the context the statistics are frozen.
-    """
-    norms = [
-        m for m in module.modules()
-        if isinstance(m, _BatchNorm) and m.track_running_stats
-    ]
-    for norm in norms:
-        norm.track_running_stats = False
-    try:
-        yield
-    finally:
-        for norm in norms:
-            norm.track_running_stats = True
 
 
 def _swap_state(first: nn.Module, second: nn.Module) -> None:
@@ -64,23 +41,29 @@ class AdversarialHardExample(BaseHardExample):
     [0, 1]. The targets of the adversarial views are those of the clean
     views.
 
+    Each step ascends exactly the loss the adversarial views are trained
+    with: ``algorithm.hard_view_loss`` of all the views together, so batch
+    norm groups them as in training (for DeepCluster-v2, both assignment
+    crops in one batch).
+
     The attack changes nothing in the model: its forward passes leave the
     batch-norm running statistics alone, and the input gradients are taken
     with :func:`torch.autograd.grad`, so no ``.grad`` is left on the
     parameters. With ``reuse_clean_pass`` (the default) the first step
     follows the gradient of the algorithm's clean loss with respect to the
-    clean view, which the algorithm takes in the same backward pass as the
+    clean views, which the algorithm takes in the same backward pass as the
     clean loss's parameter gradients
     (:meth:`PseudoLabelAlgorithm.clean_backward`): a one-step attack then
     costs no forward or backward pass of its own. That gradient is of the
-    clean loss (for MoCo-v2, over ``[positive, queue]``), where later steps
-    and the naive path (``reuse_clean_pass=False``: a fresh forward and
-    backward) ascend the pseudo-label loss over the hard views' label space;
-    the two agree where the clean loss is the pseudo-label loss. The clean
-    pass cannot be reused when the attack starts elsewhere
-    (``random_start``), runs on other norms (``aux_norm``), or under float16
-    autocast (its gradients would need loss scaling); there every step makes
-    its own passes.
+    clean loss (for MoCo-v2, over ``[positive, queue]``; for multi-crop
+    DeepCluster-v2, with the small crops in the neck's batch), where later
+    steps and the naive path (``reuse_clean_pass=False``: a fresh forward
+    and backward) ascend the hard-view loss; the two agree where the clean
+    loss is the hard-view loss of the clean views. The clean pass cannot be
+    reused when the attack starts elsewhere (``random_start``), runs on
+    other norms (``aux_norm``), attacks only some of the source views
+    (``view_indices``), or under float16 autocast (its gradients would need
+    loss scaling); there every step makes its own passes.
 
     ``aux_norm`` gives adversarial views their own batch norms, as AdvProp
     (`Xie et al. 2020 <https://arxiv.org/abs/1911.09665>`_): a copy of each
@@ -105,6 +88,8 @@ class AdversarialHardExample(BaseHardExample):
             makes new passes (the naive path). Defaults to True.
         weight (float): Weight of the loss. Defaults to 1.0.
         name (str): Name of the logged terms. Defaults to ``'adv'``.
+        view_indices (Sequence[int], optional): Which source views to make
+            hard. Defaults to None (all).
     """
 
     def __init__(self,
@@ -115,8 +100,9 @@ class AdversarialHardExample(BaseHardExample):
                  aux_norm: bool = False,
                  reuse_clean_pass: bool = True,
                  weight: float = 1.0,
-                 name: str = 'adv') -> None:
-        super().__init__(weight=weight, name=name)
+                 name: str = 'adv',
+                 view_indices: Optional[Sequence[int]] = None) -> None:
+        super().__init__(weight=weight, name=name, view_indices=view_indices)
         step_size = eps if step_size is None else step_size
         if not 0 < eps <= 1:
             raise ConfigError(
@@ -138,15 +124,24 @@ class AdversarialHardExample(BaseHardExample):
         self._norm_names: List[str] = []
 
     @property
-    def reuses_clean_pass(self) -> bool:
+    def needs_clean_grads(self) -> bool:
         """Whether to ask for the clean loss's gradient w.r.t. the views.
 
         Returns:
-            bool: ``reuse_clean_pass`` unless ``random_start`` or
-            ``aux_norm`` is set.
+            bool: ``reuse_clean_pass`` unless ``random_start``, ``aux_norm``
+            or ``view_indices`` is set.
         """
         return (self.reuse_clean_pass and not self.random_start
-                and not self.aux_norm)
+                and not self.aux_norm and self.view_indices is None)
+
+    @property
+    def own_norms(self) -> bool:
+        """Whether the adversarial views have batch norms of their own.
+
+        Returns:
+            bool: ``aux_norm``.
+        """
+        return self.aux_norm
 
     def check_algorithm(self, algorithm: nn.Module) -> None:
         """Check the interface; with ``aux_norm``, copy the encoder's norms.
@@ -204,13 +199,13 @@ class AdversarialHardExample(BaseHardExample):
                 if self.aux_norm else nullcontext())
 
     def _input_grads(self, algorithm: nn.Module, views: List[torch.Tensor],
-                     labels: PseudoLabels) -> Tuple[torch.Tensor, ...]:
-        """Gradient of the pseudo-label loss with respect to each view.
+                     labels: List[PseudoLabels]) -> Tuple[torch.Tensor, ...]:
+        """Gradient of the hard-view loss with respect to each view.
 
         Args:
             algorithm (nn.Module): The algorithm.
             views (list[torch.Tensor]): Views to differentiate at.
-            labels (PseudoLabels): The fixed targets.
+            labels (list[PseudoLabels]): The fixed targets of each view.
 
         Returns:
             tuple[torch.Tensor, ...]: One gradient per view.
@@ -220,22 +215,21 @@ class AdversarialHardExample(BaseHardExample):
             stack.enter_context(self.encoding(algorithm))
             stack.enter_context(frozen_norm_stats(algorithm))
             leaves = [v.detach().requires_grad_(True) for v in views]
-            loss = sum(
-                algorithm.pseudo_label_loss(
-                    algorithm.predict(v, labels), labels.probs)
-                for v in leaves)
+            loss = algorithm.hard_view_loss(leaves, labels)
             return torch.autograd.grad(loss, leaves)
 
     def forward(
-        self, algorithm: nn.Module, clean: CleanPass, labels: PseudoLabels
-    ) -> Tuple[List[torch.Tensor], PseudoLabels, Dict[str, torch.Tensor]]:
+        self, algorithm: nn.Module, clean: CleanPass,
+        labels: List[PseudoLabels]
+    ) -> Tuple[List[torch.Tensor], List[PseudoLabels], Dict[str,
+                                                            torch.Tensor]]:
         """Adversarial views of the clean source views.
 
         Args:
             algorithm (nn.Module): The algorithm (pseudo-label interface).
             clean (CleanPass): The clean source views, and with
                 ``reuse_clean_pass`` the clean loss's gradient.
-            labels (PseudoLabels): The pseudo-labels of the clean views.
+            labels (list[PseudoLabels]): The pseudo-labels of each view.
 
         Returns:
             tuple: The adversarial views (detached), the clean targets, and
@@ -255,7 +249,7 @@ class AdversarialHardExample(BaseHardExample):
                 for s, lo, up in zip(sources, lower, upper)
             ]
         for i in range(self.steps):
-            if i == 0 and self.reuses_clean_pass and clean.grads is not None:
+            if i == 0 and self.needs_clean_grads and clean.grads is not None:
                 grads = clean.grads
             else:
                 grads = self._input_grads(algorithm, views, labels)
@@ -263,4 +257,4 @@ class AdversarialHardExample(BaseHardExample):
                 torch.clamp(v + step * g.sign(), lo, up)
                 for v, g, lo, up in zip(views, grads, lower, upper)
             ]
-        return [v.detach() for v in views], labels, {}
+        return [v.detach() for v in views], list(labels), {}

@@ -1,5 +1,5 @@
 """CutMix hard examples: a box of a partner image, area-weighted targets."""
-from typing import Dict, List, NamedTuple, Tuple
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -41,10 +41,10 @@ class CutMixHardExample(BaseHardExample):
     a box of the partner is pasted into it: ``λ ~ Beta(α, α)`` sets the box
     size, the box is placed at random and clipped to the image (mmpretrain's
     ``cutmix_bbox_and_lam``), and ``λ`` is recomputed as the share of the
-    image left uncovered. The target is ``λ·own + (1 − λ)·partner's``,
-    over the algorithm's label space. Every source view of an image gets the
-    same partner and box, so one target serves them all. The mean ``λ`` is
-    logged as ``{name}_lam``.
+    image left uncovered. The target of each view is
+    ``λ·own + (1 − λ)·partner's``, over that view's label space. Every source
+    view of an image gets the same partner and box. The mean ``λ`` is logged
+    as ``{name}_lam``.
 
     The HEXA paper does not publish its mixing settings; ``alpha=1.0`` and
     ``prob=1.0`` are hexa_mm's defaults (those of CutMix).
@@ -56,14 +56,17 @@ class CutMixHardExample(BaseHardExample):
             Defaults to 1.0.
         weight (float): Weight of the loss. Defaults to 1.0.
         name (str): Name of the logged terms. Defaults to ``'cutmix'``.
+        view_indices (Sequence[int], optional): Which source views to make
+            hard. Defaults to None (all).
     """
 
     def __init__(self,
                  alpha: float = 1.0,
                  prob: float = 1.0,
                  weight: float = 1.0,
-                 name: str = 'cutmix') -> None:
-        super().__init__(weight=weight, name=name)
+                 name: str = 'cutmix',
+                 view_indices: Optional[Sequence[int]] = None) -> None:
+        super().__init__(weight=weight, name=name, view_indices=view_indices)
         if not alpha > 0:
             raise ConfigError(f'CutMixHardExample: alpha={alpha} must be > 0.')
         if not 0 < prob <= 1:
@@ -131,23 +134,27 @@ class CutMixHardExample(BaseHardExample):
 
     @torch.no_grad()
     def forward(
-        self, algorithm: nn.Module, clean: CleanPass, labels: PseudoLabels
-    ) -> Tuple[List[torch.Tensor], PseudoLabels, Dict[str, torch.Tensor]]:
+        self, algorithm: nn.Module, clean: CleanPass,
+        labels: List[PseudoLabels]
+    ) -> Tuple[List[torch.Tensor], List[PseudoLabels], Dict[str,
+                                                            torch.Tensor]]:
         """CutMix views of the clean source views and their mixed targets.
 
         Args:
             algorithm (nn.Module): The algorithm (unused: CutMix needs only
                 the views and targets).
             clean (CleanPass): The clean source views.
-            labels (PseudoLabels): The pseudo-labels of the clean views.
+            labels (list[PseudoLabels]): The pseudo-labels of each view.
 
         Returns:
             tuple: The mixed views, their targets
             ``λ·own + (1 − λ)·partner's``, and ``{name}_lam``.
         """
         batch = self.mix([v.detach() for v in clean.views])
-        lam = batch.lam.to(labels.probs.dtype).unsqueeze(1)
-        probs = lam * labels.probs + (1 - lam) * labels.probs[batch.partner]
-        return batch.views, labels.with_probs(probs), {
-            f'{self.name}_lam': batch.lam.mean()
-        }
+        mixed = []
+        for lab in labels:
+            lam = batch.lam.to(lab.probs.dtype).unsqueeze(1)
+            mixed.append(
+                lab.with_probs(lam * lab.probs +
+                               (1 - lam) * lab.probs[batch.partner]))
+        return batch.views, mixed, {f'{self.name}_lam': batch.lam.mean()}

@@ -1,9 +1,10 @@
 """Model utilities of hexa_mm."""
+from .batch_norm import frozen_norm_stats
 from .kmeans import KMeansResult, assignment_table, spherical_kmeans
 from .memory_bank import MemoryBank
 from .pseudo_labels import CleanPass, PseudoLabels
 
 __all__ = [
     'CleanPass', 'PseudoLabels', 'KMeansResult', 'MemoryBank',
-    'assignment_table', 'spherical_kmeans'
+    'assignment_table', 'frozen_norm_stats', 'spherical_kmeans'
 ]
