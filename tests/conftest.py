@@ -13,6 +13,15 @@ from hexa_mm.registry import MODELS
 from hexa_mm.utils import register_all_modules
 from hexa_mm.utils.pretrained import extract_backbone_state_dict
 
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the markers of the suite's tiers."""
+    config.addinivalue_line(
+        'markers', 'integration: subprocess trainings and downstream runs '
+        '(deselect with -m "not integration")')
+
+
 MOCO_R50 = (Path(__file__).resolve().parents[1] /
             'configs/mocov2/mocov2_resnet50_8xb32-coslr-200e_in1k.py')
 

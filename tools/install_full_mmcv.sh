@@ -7,7 +7,7 @@
 # Usage:  bash tools/install_full_mmcv.sh [PATH/TO/VENV]   (default: <repo>/.venv)
 #         Run it under `nice -n 19` on a shared machine: the build inherits it.
 #
-# Why it is done this way (see DESIGN.md section 5):
+# Why it is done this way (see docs/design.md, section 7):
 # * PyPI has only an sdist of mmcv 2.1.0; its setup.py imports pkg_resources, so it is
 #   built with the venv's own setuptools (< 81) and --no-build-isolation.
 # * MMCV_WITH_OPS=1 FORCE_CUDA=0 and no visible GPU make setup.py pick the CppExtension
