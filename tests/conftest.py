@@ -8,7 +8,7 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from hexa_mm.datasets.tiny_downstream import make_tiny_downstream_data
+from hexa_mm.testing.tiny_downstream import make_tiny_downstream_data
 from hexa_mm.registry import MODELS
 from hexa_mm.utils import register_all_modules
 from hexa_mm.utils.pretrained import extract_backbone_state_dict
@@ -34,7 +34,7 @@ def tiny_downstream_data(
     Returns:
         dict[str, str]: ``'voc'`` (the ``VOCdevkit`` folder), ``'coco'`` and
         ``'cityscapes'`` roots; see
-        :func:`hexa_mm.datasets.tiny_downstream.make_tiny_downstream_data`.
+        :func:`hexa_mm.testing.tiny_downstream.make_tiny_downstream_data`.
     """
     return make_tiny_downstream_data(str(
         tmp_path_factory.mktemp('tiny_downstream')),

@@ -2,9 +2,6 @@
 from .checked import CIFAR10, ImageNet
 from .digits import Digits
 from .knn_dataset import KNNDataset
-from .tiny_downstream import make_tiny_downstream_data
 from .transforms import *  # noqa: F401,F403
 
-__all__ = [
-    'CIFAR10', 'Digits', 'ImageNet', 'KNNDataset', 'make_tiny_downstream_data'
-]
+__all__ = ['CIFAR10', 'Digits', 'ImageNet', 'KNNDataset']

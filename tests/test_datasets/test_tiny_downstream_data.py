@@ -22,7 +22,7 @@ from mmengine.structures import InstanceData, PixelData
 from PIL import Image
 from scipy.ndimage import binary_dilation
 
-from hexa_mm.datasets.tiny_downstream import (CITYSCAPES_CLASSES,
+from hexa_mm.testing.tiny_downstream import (CITYSCAPES_CLASSES,
                                               COCO_CATEGORIES, THING_CLASSES,
                                               VOC_CLASSES, Scene,
                                               make_tiny_downstream_data,

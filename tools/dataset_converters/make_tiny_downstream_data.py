@@ -5,7 +5,7 @@
 
 OUT_DIR gets ``VOCdevkit/`` (VOC2007 and VOC2012, detection and
 segmentation), ``coco/`` and ``cityscapes/`` in the real layouts (see
-:func:`hexa_mm.datasets.tiny_downstream.make_tiny_downstream_data`), so the
+:func:`hexa_mm.testing.tiny_downstream.make_tiny_downstream_data`), so the
 downstream configs run on them with only ``data_root`` changed. A seed always
 writes the same files. OUT_DIR must be missing or empty unless ``--force`` is
 given; then files of the same names are overwritten and nothing is removed.
@@ -16,7 +16,7 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
-from hexa_mm.datasets.tiny_downstream import make_tiny_downstream_data
+from hexa_mm.testing.tiny_downstream import make_tiny_downstream_data
 from hexa_mm.utils import ConfigError
 
 __all__ = ['parse_args', 'main']
