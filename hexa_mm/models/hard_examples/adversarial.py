@@ -1,8 +1,8 @@
 """Adversarial hard examples: L-infinity projected gradient ascent."""
 import copy
 from contextlib import ExitStack, contextmanager, nullcontext
-from typing import (ContextManager, Dict, Iterator, List, Optional,
-                    Sequence, Tuple)
+from typing import (ContextManager, Iterator, List, Optional, Sequence,
+                    Tuple)
 
 import torch
 from torch import nn
@@ -11,7 +11,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from hexa_mm.registry import MODELS
 from hexa_mm.utils import ConfigError
 from ..utils import CleanPass, PseudoLabels, frozen_norm_stats
-from .base import BaseHardExample
+from .base import BaseHardExample, HardViews
 
 
 def _swap_state(first: nn.Module, second: nn.Module) -> None:
@@ -218,11 +218,8 @@ class AdversarialHardExample(BaseHardExample):
             loss = algorithm.hard_view_loss(leaves, labels)
             return torch.autograd.grad(loss, leaves)
 
-    def forward(
-        self, algorithm: nn.Module, clean: CleanPass,
-        labels: List[PseudoLabels]
-    ) -> Tuple[List[torch.Tensor], List[PseudoLabels], Dict[str,
-                                                            torch.Tensor]]:
+    def forward(self, algorithm: nn.Module, clean: CleanPass,
+                labels: List[PseudoLabels]) -> HardViews:
         """Adversarial views of the clean source views.
 
         Args:

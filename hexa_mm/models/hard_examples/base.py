@@ -9,6 +9,11 @@ from torch import nn
 from hexa_mm.utils import ConfigError
 from ..utils import CleanPass, PseudoLabels
 
+#: What a generator returns: the hard views (one per source view it was
+#: given), their pseudo-labels (one per view) and scalars to log.
+HardViews = Tuple[List[torch.Tensor], List[PseudoLabels], Dict[str,
+                                                               torch.Tensor]]
+
 #: The methods of the pseudo-label interface a generator may call.
 INTERFACE = ('hard_view_loss', 'pseudo_label_loss', 'logits', 'classify',
              'encode', 'pixel_scale')
@@ -120,11 +125,8 @@ class BaseHardExample(nn.Module, metaclass=ABCMeta):
         return nullcontext()
 
     @abstractmethod
-    def forward(
-        self, algorithm: nn.Module, clean: CleanPass,
-        labels: List[PseudoLabels]
-    ) -> Tuple[List[torch.Tensor], List[PseudoLabels], Dict[str,
-                                                            torch.Tensor]]:
+    def forward(self, algorithm: nn.Module, clean: CleanPass,
+                labels: List[PseudoLabels]) -> HardViews:
         """Make hard views of the clean source views and their targets.
 
         Args:

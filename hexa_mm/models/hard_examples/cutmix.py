@@ -1,5 +1,5 @@
 """CutMix hard examples: a box of a partner image, area-weighted targets."""
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import List, NamedTuple, Optional, Sequence
 
 import numpy as np
 import torch
@@ -9,7 +9,7 @@ from torch import nn
 from hexa_mm.registry import MODELS
 from hexa_mm.utils import ConfigError
 from ..utils import CleanPass, PseudoLabels
-from .base import BaseHardExample
+from .base import BaseHardExample, HardViews
 
 
 class CutMixBatch(NamedTuple):
@@ -133,11 +133,8 @@ class CutMixHardExample(BaseHardExample):
             boxes=boxes_t)
 
     @torch.no_grad()
-    def forward(
-        self, algorithm: nn.Module, clean: CleanPass,
-        labels: List[PseudoLabels]
-    ) -> Tuple[List[torch.Tensor], List[PseudoLabels], Dict[str,
-                                                            torch.Tensor]]:
+    def forward(self, algorithm: nn.Module, clean: CleanPass,
+                labels: List[PseudoLabels]) -> HardViews:
         """CutMix views of the clean source views and their mixed targets.
 
         Args:
