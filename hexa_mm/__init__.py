@@ -1,4 +1,12 @@
-"""hexa_mm: self-supervised visual pre-training with hard examples."""
+"""hexa_mm: self-supervised visual pre-training with hard examples.
+
+Importing the package registers all its modules (as importing mmpretrain
+does), so ``custom_imports=dict(imports=['hexa_mm'])`` lets any OpenMMLab
+entry point build hexa_mm's types; see :mod:`hexa_mm.registry`.
+"""
+from .utils import register_all_modules
 from .version import __version__
+
+register_all_modules(init_default_scope=False)
 
 __all__ = ['__version__']

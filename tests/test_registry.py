@@ -1,25 +1,60 @@
-"""Registries: hexa_mm's are children of mmpretrain's; users extend them."""
+"""Registries: hexa_mm's are children of the root registries, in scope
+hexa_mm, that reach mmpretrain's and mmengine's types; users extend them."""
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from mmengine.config import Config
+from mmengine.registry import FUNCTIONS
+from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
 from mmengine.registry import DefaultScope
 from mmpretrain import registry as mmpretrain_registry
 
 import hexa_mm.registry as registry
+from hexa_mm.engine import HexaRunner
+from hexa_mm.models import MoCoV2
 from hexa_mm.utils import register_all_modules
 
 ROOT = Path(__file__).resolve().parents[1]
+MOCO_DIGITS = ROOT / 'configs/mocov2/mocov2_resnet18_2xb64-coslr-30e_digits.py'
 register_all_modules()
 
 
+def run_python(code: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter, where nothing is imported yet.
+
+    Args:
+        code (str): The program.
+        cwd (Path): Its working directory.
+
+    Returns:
+        subprocess.CompletedProcess: The finished process, output captured.
+    """
+    return subprocess.run([sys.executable, '-c', textwrap.dedent(code)],
+                          cwd=cwd,
+                          env={'PYTHONPATH': str(ROOT), 'OMP_NUM_THREADS': '1',
+                               'PATH': '/usr/bin:/bin'},
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
+
+
 @pytest.mark.parametrize('name', registry.__all__)
-def test_every_registry_is_a_child_of_mmpretrains(name: str) -> None:
+def test_every_registry_is_a_direct_child_of_its_root(name: str) -> None:
     ours = getattr(registry, name)
+    root = getattr(mmpretrain_registry, name).root
     assert ours.scope == 'hexa_mm'
-    assert ours.parent is getattr(mmpretrain_registry, name)
+    assert ours.parent is root and root.parent is None
+    assert root.children['hexa_mm'] is ours
+
+
+def test_hexa_mm_names_resolve_from_other_libraries() -> None:
+    assert MMENGINE_MODELS.get('hexa_mm.MoCoV2') is MoCoV2
+    assert mmpretrain_registry.MODELS.get('hexa_mm.MoCoV2') is MoCoV2
+    assert MMENGINE_RUNNERS.get('hexa_mm.HexaRunner') is HexaRunner
 
 
 def test_default_scope_reaches_all_three_libraries() -> None:
@@ -27,6 +62,8 @@ def test_default_scope_reaches_all_three_libraries() -> None:
         assert registry.MODELS.get('MoCoV2').__module__.startswith('hexa_mm')
         assert registry.MODELS.get('ResNet').__module__.startswith(
             'mmpretrain')
+        assert registry.MODELS.get('mmpretrain.ResNet') is \
+            mmpretrain_registry.MODELS.get('ResNet')
         assert registry.OPTIM_WRAPPERS.get('OptimWrapper').__module__. \
             startswith('mmengine')
         assert registry.HOOKS.get('CheckpointHook') is not None
@@ -36,6 +73,81 @@ def test_default_scope_reaches_all_three_libraries() -> None:
         # hexa_mm's numpy-2-safe ColorJitter shadows mmpretrain's
         assert registry.TRANSFORMS.get('ColorJitter').__module__.startswith(
             'hexa_mm')
+        assert registry.MODELS.get('NoSuchModel') is None
+
+
+def config_types(node) -> set:
+    """Every ``type`` string in a config.
+
+    Args:
+        node: A config, or any value inside one.
+
+    Returns:
+        set[str]: The string values of the ``type`` keys found.
+    """
+    if isinstance(node, dict):
+        found = {node['type']} if isinstance(node.get('type'), str) else set()
+        for value in node.values():
+            found |= config_types(value)
+        return found
+    if isinstance(node, (list, tuple)):
+        return set().union(*map(config_types, node))
+    return set()
+
+
+PRETRAIN_CONFIGS = sorted(
+    p for folder in ('mocov2', 'deepclusterv2', 'hexa_mocov2',
+                     'hexa_deepclusterv2')
+    for p in (ROOT / 'configs' / folder).glob('*.py'))
+
+
+@pytest.mark.parametrize('config', PRETRAIN_CONFIGS, ids=lambda p: p.stem)
+def test_every_type_of_the_configs_resolves(config: Path) -> None:
+    cfg = Config.fromfile(str(config))
+    assert cfg.default_scope == 'hexa_mm'
+    # collate functions live in mmengine's FUNCTIONS, looked up directly
+    registries = [getattr(registry, name)
+                  for name in registry.__all__] + [FUNCTIONS]
+    with DefaultScope.overwrite_default_scope('hexa_mm'):
+        missing = [
+            t for t in sorted(config_types(cfg.to_dict()))
+            if all(r.get(t) is None for r in registries)
+        ]
+    assert not missing
+
+
+def test_the_runner_resolves_from_mmengine_before_hexa_mm_is_imported(
+        tmp_path: Path) -> None:
+    proc = run_python(
+        """
+        import sys
+        from mmengine.registry import RUNNERS
+        assert 'hexa_mm' not in sys.modules
+        print(RUNNERS.get('hexa_mm.HexaRunner').__module__)
+        """, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split() == ['hexa_mm.engine.runner']
+
+
+def test_a_bare_runner_type_builds_through_mmengine_with_custom_imports(
+        tmp_path: Path) -> None:
+    config = tmp_path / 'bare_runner_type.py'
+    config.write_text(
+        textwrap.dedent(f'''
+        _base_ = ['{MOCO_DIGITS}']
+        custom_imports = dict(imports=['hexa_mm'], allow_failed_imports=False)
+        runner_type = 'HexaRunner'
+        work_dir = '{tmp_path}/work'
+        '''))
+    proc = run_python(
+        f"""
+        from mmengine.config import Config
+        from mmengine.registry import RUNNERS
+        runner = RUNNERS.build(Config.fromfile('{config}'))
+        print(type(runner).__module__, type(runner).__name__)
+        """, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split()[-2:] == ['hexa_mm.engine.runner', 'HexaRunner']
 
 
 EXTENSION = '''

@@ -1,7 +1,8 @@
 # Runtime shared by every hexa_mm config.
 default_scope = 'hexa_mm'
-# HexaRunner: gloo on CPU-only machines, weights-only checkpoint loading.
-runner_type = 'HexaRunner'
+# HexaRunner: gloo on CPU-only machines, weights-only checkpoint loading. The
+# scope lets any entry point (mmpretrain's tools/train.py too) resolve it.
+runner_type = 'hexa_mm.HexaRunner'
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),

@@ -7,6 +7,7 @@ import torch.distributed as torch_dist
 from mmengine.dist import is_distributed
 from mmengine.model import is_model_wrapper
 from mmengine.registry import MODEL_WRAPPERS
+from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
 from mmengine.runner import Runner
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
@@ -18,6 +19,7 @@ from .checkpoint import (refuse_unsafe_pickles, restore_history_buffers,
 __all__ = ['HexaRunner']
 
 
+@MMENGINE_RUNNERS.register_module()
 @RUNNERS.register_module()
 class HexaRunner(Runner):
     """mmengine's :class:`~mmengine.runner.Runner`, with two changes.
@@ -38,8 +40,13 @@ class HexaRunner(Runner):
        checkpoint that asks for anything else is refused with a
        :class:`~hexa_mm.utils.errors.CheckpointError`.
 
-    Configs choose it with ``runner_type='HexaRunner'``; the arguments are
-    those of :class:`~mmengine.runner.Runner`.
+    Configs choose it with ``runner_type='hexa_mm.HexaRunner'``, which any
+    entry point resolves through mmengine's ``RUNNERS`` (mmengine imports
+    :mod:`hexa_mm.registry` on meeting the scope). It is registered in
+    mmengine's ``RUNNERS`` as well, so ``runner_type='HexaRunner'`` resolves
+    once hexa_mm is imported (``custom_imports=dict(imports=['hexa_mm'])``):
+    mmengine looks the runner up before any default scope exists. The
+    arguments are those of :class:`~mmengine.runner.Runner`.
     """
 
     def _distributed_without_cuda(self) -> bool:

@@ -20,11 +20,13 @@ test_pipeline = [dict(type='PackInputs')]
 train_dataloader = dict(
     batch_size=64,
     num_workers=0,
+    persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(type=dataset_type, split='train', pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=256,
     num_workers=0,
+    persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type=dataset_type, split='val', pipeline=test_pipeline))
 val_evaluator = dict(type='Accuracy', topk=(1, ))
