@@ -1,14 +1,23 @@
 """Train a hexa_mm model from a config, on one device or under torchrun."""
 import argparse
+import difflib
+import inspect
 import sys
 
 from mmengine.config import Config
 from mmengine.runner import Runner
 
 from hexa_mm.registry import RUNNERS
-from hexa_mm.utils import ConfigError, register_all_modules
+from hexa_mm.utils import ConfigError, register_all_modules, user_error
 from hexa_mm.utils.runner_args import (add_runner_args, apply_runner_args,
                                        parse_runner_args)
+
+# top-level config keys mmengine's runner reads besides its arguments
+RUNNER_CFG_KEYS = {
+    'runner_type', 'custom_imports', 'model_wrapper_cfg',
+    'find_unused_parameters', 'compile', 'activation_checkpointing',
+    'efficient_conv_bn_eval'
+}
 
 
 def parse_args() -> argparse.Namespace:
@@ -64,8 +73,32 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     if args.auto_scale_lr:
         cfg.auto_scale_lr.enable = True
     if args.cfg_options is not None:
+        check_top_level_keys(cfg, args.cfg_options)
         cfg.merge_from_dict(args.cfg_options)
     return cfg
+
+
+def check_top_level_keys(cfg: Config, options: dict) -> None:
+    """Refuse ``--cfg-options`` keys whose first part is neither in the config
+    nor read by the runner: the runner would ignore them without a word.
+
+    Args:
+        cfg (Config): The loaded config.
+        options (dict): ``--cfg-options``.
+
+    Raises:
+        ConfigError: Naming the key and the closest known one.
+    """
+    known = set(cfg.keys()) | set(
+        inspect.signature(Runner.__init__).parameters) | RUNNER_CFG_KEYS
+    for key in options:
+        top = key.split('.')[0]
+        if top not in known:
+            close = difflib.get_close_matches(top, sorted(known), n=1)
+            hint = f' (did you mean {close[0]}?)' if close else ''
+            raise ConfigError(
+                f'--cfg-options {key}: the config has no top-level key '
+                f'{top!r}{hint}: check its spelling')
 
 
 def main() -> int:
@@ -81,8 +114,11 @@ def main() -> int:
         runner = RUNNERS.build(cfg) if 'runner_type' in cfg else \
             Runner.from_cfg(cfg)
         runner.train()
-    except (ConfigError, FileNotFoundError) as err:
-        print(f'error: {err}', file=sys.stderr)
+    except Exception as err:
+        message = user_error(err)
+        if message is None:
+            raise
+        print(f'error: {message}', file=sys.stderr)
         return 2
     return 0
 

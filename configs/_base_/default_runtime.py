@@ -8,10 +8,14 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3),
+    # atomic saves; latest.pth every 30 minutes (latest_interval /
+    # latest_minutes) for preempted jobs, resumed inside the epoch
+    checkpoint=dict(type='SafeCheckpointHook', interval=10, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     # fails fast on a setup the algorithm cannot train with
     setup_check=dict(type='TrainSetupCheckHook'),
+    # stops at the first non-finite loss, before a checkpoint is saved
+    finite_loss=dict(type='FiniteLossHook'),
 )
 
 env_cfg = dict(

@@ -44,7 +44,8 @@ param_scheduler = [
         convert_to_iter_based=True)
 ]
 train_cfg = dict(
-    type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=10)
+    type='ResumableEpochBasedTrainLoop',
+    max_epochs=max_epochs,
+    val_interval=10)
 auto_scale_lr = dict(base_batch_size=256)
-default_hooks = dict(
-    checkpoint=dict(type='CheckpointHook', interval=50, max_keep_ckpts=3))
+default_hooks = dict(checkpoint=dict(interval=50, max_keep_ckpts=3))

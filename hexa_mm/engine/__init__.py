@@ -1,6 +1,10 @@
-"""Engine of hexa_mm: runner and hooks."""
+"""Engine of hexa_mm: runner, train loop and hooks."""
 from .hooks import *  # noqa: F401,F403
-from .checkpoint import refuse_unsafe_pickles
+from .checkpoint import load_weights_only, refuse_unsafe_pickles
+from .loops import ResumableEpochBasedTrainLoop
 from .runner import HexaRunner
 
-__all__ = ['HexaRunner', 'refuse_unsafe_pickles']
+__all__ = [
+    'HexaRunner', 'ResumableEpochBasedTrainLoop', 'load_weights_only',
+    'refuse_unsafe_pickles'
+]

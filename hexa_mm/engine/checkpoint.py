@@ -1,4 +1,5 @@
-"""Checkpoints that load with ``torch.load(weights_only=True)``.
+"""Checkpoints that load with ``torch.load(weights_only=True)``, and the one
+loader of hexa_mm.
 
 Since torch 2.6 ``torch.load`` unpickles only tensors, plain Python values and
 allow-listed types, and mmengine 0.10.7 loads with plain ``torch.load``. A
@@ -13,23 +14,42 @@ runner is about to save into tensors and plain Python values, and
 :func:`restore_history_buffers` rebuilds the message hub's history buffers
 after loading. Anything else a file asks for is refused by torch before it is
 built, and :func:`refuse_unsafe_pickles` turns that refusal into a one-line
-:class:`~hexa_mm.utils.errors.CheckpointError`.
+:class:`~hexa_mm.utils.errors.CheckpointError` that names the global.
+
+:func:`load_weights_only` is the one place where hexa_mm and its tools read a
+checkpoint file. It passes ``weights_only=True`` explicitly, so the
+environment (``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1``) cannot turn it off, and
+it is registered as mmengine's loader of local files and of ``http(s)://``
+URLs, so mmengine's ``load_checkpoint``, the runner's ``load_from`` and
+``resume`` and the ``Pretrained`` initialiser of downstream backbones go
+through it too.
 """
+import os
+import os.path as osp
 import pickle
 import re
 from collections import OrderedDict
 from contextlib import contextmanager
-from typing import Any, Iterable, Iterator
+from typing import (Any, Callable, Dict, Iterable, Iterator, List, Optional,
+                    Sequence, Tuple, Union)
 
 import numpy as np
 import torch
+from mmengine.dist import barrier, get_dist_info
 from mmengine.logging import HistoryBuffer
+from mmengine.runner import CheckpointLoader
+from mmengine.runner.checkpoint import load_state_dict
+from torch import nn
 
 from ..utils.errors import CheckpointError
 
 __all__ = [
-    'to_weights_only', 'restore_history_buffers', 'refuse_unsafe_pickles'
+    'to_weights_only', 'restore_history_buffers', 'refuse_unsafe_pickles',
+    'load_weights_only', 'revised_state_dict', 'check_fits',
+    'load_model_weights'
 ]
+
+MapLocation = Optional[Union[str, torch.device, Callable]]
 
 # The fields a ``HistoryBuffer`` is saved as.
 _HISTORY_FIELDS = frozenset(('log_history', 'count_history', 'max_length'))
@@ -166,3 +186,249 @@ def _why(err: pickle.UnpicklingError) -> str:
     paragraphs = [part for part in paragraphs if part] or ['no details']
     return ('its pickle cannot be loaded with weights only '
             f'({paragraphs[len(paragraphs) // 2]})')
+
+
+def load_weights_only(filename: str, map_location: MapLocation = 'cpu') -> dict:
+    """Load a checkpoint file with ``torch.load(weights_only=True)``.
+
+    The one loader of hexa_mm: the runner (``load_from``, ``resume``), the
+    tools and mmengine's loader of local files (see the module's docstring)
+    all read checkpoints through it. ``weights_only=True`` is passed
+    explicitly, which ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` does not override.
+
+    Args:
+        filename (str): The file (``~`` is expanded).
+        map_location (str | torch.device | callable, optional): As for
+            :func:`torch.load`. Defaults to 'cpu'.
+
+    Returns:
+        dict: What the file holds.
+
+    Raises:
+        CheckpointError: On one line, naming the file: if it does not exist,
+            needs a global that is not allow-listed (named), is truncated or
+            corrupt, or holds something other than a dict.
+    """
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise CheckpointError(
+            f'checkpoint {filename} does not exist: pass the path of a '
+            'hexa_mm checkpoint or an extracted backbone')
+    with refuse_unsafe_pickles(filename):
+        try:
+            checkpoint = torch.load(
+                filename, map_location=map_location, weights_only=True)
+        except pickle.UnpicklingError:
+            raise
+        except Exception as err:  # torch raises several types for bad files
+            raise CheckpointError(
+                f'cannot load checkpoint {filename}: {_first_line(err)}; the '
+                'file is truncated, corrupt or not a PyTorch checkpoint: '
+                'resume from an earlier checkpoint or save it again') from err
+    if not isinstance(checkpoint, dict):
+        raise CheckpointError(
+            f'checkpoint {filename} holds a {type(checkpoint).__name__}, not '
+            'a dict (a checkpoint or a state_dict)')
+    return checkpoint
+
+
+def _first_line(err: BaseException) -> str:
+    """An exception as one short line.
+
+    Args:
+        err (BaseException): The exception.
+
+    Returns:
+        str: Its type and the first line of its message.
+    """
+    lines = str(err).strip().splitlines()
+    return f'{type(err).__name__}: {lines[0]}' if lines else repr(err)
+
+
+def _load_from_http(filename: str,
+                    map_location: MapLocation = None,
+                    model_dir: Optional[str] = None,
+                    progress: bool = os.isatty(0)) -> dict:
+    """mmengine's loader of ``http(s)://`` URLs, with weights only: process 0
+    downloads first, then every process loads the cached file.
+
+    Args:
+        filename (str): The URL.
+        map_location (str | torch.device | callable, optional): As for
+            :func:`torch.load`.
+        model_dir (str, optional): The download folder (torch hub's by
+            default).
+        progress (bool): Show a progress bar. Defaults to whether stdin is a
+            terminal.
+
+    Returns:
+        dict: The checkpoint.
+    """
+    rank, world_size = get_dist_info()
+    if rank == 0:
+        checkpoint = _load_url(filename, map_location, model_dir, progress)
+    if world_size > 1:
+        barrier()
+        if rank > 0:
+            checkpoint = _load_url(filename, map_location, model_dir,
+                                   progress)
+    return checkpoint
+
+
+def _load_url(filename: str, map_location: MapLocation,
+              model_dir: Optional[str], progress: bool) -> dict:
+    """Download a URL (once, into torch hub's cache) and load it with
+    weights only.
+
+    Args:
+        filename (str): The URL.
+        map_location (str | torch.device | callable, optional): As for
+            :func:`torch.load`.
+        model_dir (str, optional): The download folder.
+        progress (bool): Show a progress bar.
+
+    Returns:
+        dict: The checkpoint.
+    """
+    with refuse_unsafe_pickles(filename):
+        return torch.hub.load_state_dict_from_url(
+            filename,
+            model_dir=model_dir,
+            map_location=map_location,
+            progress=progress,
+            weights_only=True)
+
+
+def revised_state_dict(
+    checkpoint: dict,
+    revise_keys: Sequence[Tuple[str, str]] = ((r'^module\.', ''), )
+) -> 'OrderedDict[str, Any]':
+    """The state dict of a checkpoint with its keys revised as mmengine's
+    ``load_checkpoint`` revises them.
+
+    Args:
+        checkpoint (dict): A checkpoint (with ``state_dict``) or a bare
+            state dict.
+        revise_keys (Sequence[tuple[str, str]]): ``(pattern, replacement)``
+            pairs applied to every key. Defaults to stripping ``module.``.
+
+    Returns:
+        OrderedDict: The revised state dict.
+    """
+    state_dict = checkpoint.get('state_dict', checkpoint)
+    for pattern, replacement in revise_keys:
+        state_dict = OrderedDict(
+            (re.sub(pattern, replacement, key), value)
+            for key, value in state_dict.items())
+    return state_dict
+
+
+def check_fits(model: nn.Module,
+               state_dict: Dict[str, Any],
+               filename: str,
+               prefix: str = 'backbone.') -> None:
+    """Refuse weights that do not fit a model's architecture.
+
+    mmengine loads with ``strict=False`` and only logs missing keys and
+    shape mismatches, so a ResNet-18 checkpoint loads into a ResNet-50
+    config and the run reports a random backbone's figures. This check is
+    strict on the model's keys that start with ``prefix``: each must be in
+    ``state_dict`` with the same shape. With ``prefix=''`` (resuming) the
+    whole model is checked and a key the model does not have is refused
+    too.
+
+    Args:
+        model (nn.Module): The model (unwrapped).
+        state_dict (dict): The weights, keys revised as for loading.
+        filename (str): The checkpoint, for the message.
+        prefix (str): Keys to check. Defaults to ``'backbone.'``; a model
+            without such keys is not checked.
+
+    Raises:
+        CheckpointError: On one line: how many keys are missing, of
+            another shape or unexpected, with examples.
+    """
+    expected = {
+        key: value
+        for key, value in model.state_dict().items()
+        if key.startswith(prefix)
+    }
+    missing = [key for key in expected if key not in state_dict]
+    wrong = [
+        f'{key} {_shape(state_dict[key])} in the checkpoint, '
+        f'{_shape(value)} in the model' for key, value in expected.items()
+        if key in state_dict and _shape(state_dict[key]) != _shape(value)
+    ]
+    unexpected = [] if prefix else [
+        key for key in state_dict if key not in expected
+    ]
+    problems = [
+        _some(names, what) for names, what in (
+            (missing, 'missing'), (wrong, 'of another shape'),
+            (unexpected, 'not in the model')) if names
+    ]
+    if not problems:
+        return
+    part = f'the backbone ({prefix}*)' if prefix else 'this model'
+    fix = ('resume with the config the checkpoint was trained with'
+           if not prefix else 'pass a checkpoint of a model with the same '
+           'backbone architecture')
+    raise CheckpointError(f'checkpoint {filename} does not fit {part}: '
+                          f'{"; ".join(problems)}: {fix}')
+
+
+def _shape(value: Any) -> Tuple[int, ...]:
+    """The shape of a state dict entry.
+
+    Args:
+        value (Any): A tensor (or a non-tensor extra state).
+
+    Returns:
+        tuple[int, ...]: Its shape, () for a non-tensor.
+    """
+    return tuple(getattr(value, 'shape', ()))
+
+
+def _some(names: List[str], what: str) -> str:
+    """Count a list of problems and show the first few.
+
+    Args:
+        names (list[str]): The problems.
+        what (str): What they are.
+
+    Returns:
+        str: E.g. ``'62 keys missing (a, b, c, ...)'``.
+    """
+    shown = ', '.join(names[:3]) + (', ...' if len(names) > 3 else '')
+    return f'{len(names)} keys {what} ({shown})'
+
+
+def load_model_weights(model: nn.Module,
+                       filename: str,
+                       prefix: str = 'backbone.') -> dict:
+    """Load a checkpoint's weights into a model, for the tools.
+
+    The file is read by :func:`load_weights_only`, the weights are checked
+    by :func:`check_fits` (strict on ``prefix``) and loaded as mmengine's
+    ``load_checkpoint`` loads them (other parts may be missing, e.g. a
+    published checkpoint without the momentum encoder).
+
+    Args:
+        model (nn.Module): The model.
+        filename (str): The checkpoint.
+        prefix (str): The part that must fit. Defaults to ``'backbone.'``.
+
+    Returns:
+        dict: The loaded checkpoint (for its other entries).
+    """
+    checkpoint = load_weights_only(filename)
+    state_dict = revised_state_dict(checkpoint)
+    check_fits(model, state_dict, filename, prefix)
+    load_state_dict(model, state_dict, logger='silent')
+    return checkpoint
+
+
+CheckpointLoader.register_scheme(
+    prefixes='', loader=load_weights_only, force=True)
+CheckpointLoader.register_scheme(
+    prefixes=('http://', 'https://'), loader=_load_from_http, force=True)

@@ -1,20 +1,28 @@
-"""HexaRunner: mmengine's runner, with CPU DDP and weights-only checkpoints."""
+"""HexaRunner: mmengine's runner, with CPU DDP, weights-only checkpoints and
+runs that lose nothing."""
 import datetime
+import os.path as osp
 from typing import Callable, Dict, Optional, Union
 
 import torch
 import torch.distributed as torch_dist
-from mmengine.dist import is_distributed
+from mmengine.dist import broadcast_object_list, is_distributed, master_only
 from mmengine.model import is_model_wrapper
 from mmengine.registry import MODEL_WRAPPERS
 from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
 from mmengine.runner import Runner
+from mmengine.runner.checkpoint import (_load_checkpoint,
+                                        _load_checkpoint_to_model)
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from hexa_mm.registry import RUNNERS
-from .checkpoint import (refuse_unsafe_pickles, restore_history_buffers,
-                         to_weights_only)
+from hexa_mm.utils.atomic import atomic_path
+from hexa_mm.utils.errors import ConfigError
+from .checkpoint import (check_fits, restore_history_buffers,
+                         revised_state_dict, to_weights_only)
+from .work_dir import (check_work_dir, find_resumable, lock_work_dir,
+                       unlock_work_dir)
 
 __all__ = ['HexaRunner']
 
@@ -22,7 +30,7 @@ __all__ = ['HexaRunner']
 @MMENGINE_RUNNERS.register_module()
 @RUNNERS.register_module()
 class HexaRunner(Runner):
-    """mmengine's :class:`~mmengine.runner.Runner`, with two changes.
+    """mmengine's :class:`~mmengine.runner.Runner`, with three changes.
 
     1. **Distributed training without CUDA.** mmengine's ``init_dist`` picks a
        CUDA device unconditionally. When ``launcher`` is not ``'none'`` and
@@ -39,6 +47,24 @@ class HexaRunner(Runner):
        ``resume`` and ``load_from`` work with nothing allow-listed, and a
        checkpoint that asks for anything else is refused with a
        :class:`~hexa_mm.utils.errors.CheckpointError`.
+    3. **Runs that lose nothing.**
+
+       * The work dir is checked (a folder that can be written to) before
+         anything is written, and locked while the run builds and trains: a
+         second run into it is refused (:mod:`hexa_mm.engine.work_dir`).
+       * A checkpoint is written to a temporary file and renamed, so a kill
+         never leaves a torn one.
+       * ``load_from`` refuses weights that do not fit the model's backbone,
+         ``resume`` those that do not fit the whole model (another
+         architecture, queue length, number of prototypes...); see
+         :func:`~hexa_mm.engine.checkpoint.check_fits`.
+       * Auto-resume (``resume=True`` without ``load_from``) continues from
+         the checkpoint ``last_checkpoint`` names, else from the newest
+         checkpoint in the work dir, else starts from scratch and says so.
+       * Checkpoints hold the train loop's state
+         (:class:`~hexa_mm.engine.ResumableEpochBasedTrainLoop`: every
+         process's random generators, under ``loop_state``), which a resumed
+         run puts back.
 
     Configs choose it with ``runner_type='hexa_mm.HexaRunner'``, which any
     entry point resolves through mmengine's ``RUNNERS`` (mmengine imports
@@ -48,6 +74,11 @@ class HexaRunner(Runner):
     mmengine looks the runner up before any default scope exists. The
     arguments are those of :class:`~mmengine.runner.Runner`.
     """
+
+    def __init__(self, model, work_dir: str, *args, **kwargs) -> None:
+        check_work_dir(work_dir)
+        self._resuming = False
+        super().__init__(model, work_dir, *args, **kwargs)
 
     def _distributed_without_cuda(self) -> bool:
         """Whether this is a distributed run on a machine without CUDA.
@@ -76,6 +107,58 @@ class HexaRunner(Runner):
             torch_dist.init_process_group(
                 backend='gloo', init_method='env://', **kwargs)
         super().setup_env(env_cfg)
+        self._lock_work_dir()
+
+    def _lock_work_dir(self) -> None:
+        """Lock the work dir for this run (process 0 takes the lock; every
+        process learns whether it got it).
+
+        Raises:
+            ConfigError: If another run holds it.
+        """
+        outcome = [None]
+        if self.rank == 0:
+            try:
+                lock_work_dir(self.work_dir)
+            except ConfigError as err:
+                outcome = [str(err)]
+        if self.world_size > 1:
+            broadcast_object_list(outcome)
+        if outcome[0] is not None:
+            raise ConfigError(outcome[0])
+
+    def train(self) -> nn.Module:
+        """Train (see mmengine); release the work dir at the end.
+
+        Returns:
+            nn.Module: The model after training.
+        """
+        try:
+            return super().train()
+        finally:
+            unlock_work_dir(self.work_dir)
+
+    def val(self) -> dict:
+        """Validate (see mmengine); release the work dir at the end.
+
+        Returns:
+            dict: The metrics.
+        """
+        try:
+            return super().val()
+        finally:
+            unlock_work_dir(self.work_dir)
+
+    def test(self) -> dict:
+        """Test (see mmengine); release the work dir at the end.
+
+        Returns:
+            dict: The metrics.
+        """
+        try:
+            return super().test()
+        finally:
+            unlock_work_dir(self.work_dir)
 
     def _cpu_wrapper_cfg(self, model_wrapper_cfg: Optional[Dict]) -> Dict:
         """The wrapper config of a distributed run without CUDA.
@@ -130,9 +213,11 @@ class HexaRunner(Runner):
         return super().wrap_model(model_wrapper_cfg, model)
 
     def call_hook(self, fn_name: str, **kwargs) -> None:
-        """Call the hooks' ``fn_name``; keep checkpoints free of numpy.
+        """Call the hooks' ``fn_name``; keep checkpoints free of numpy and
+        add the train loop's state.
 
-        A checkpoint about to be saved is rewritten with
+        A checkpoint about to be saved gets the train loop's state (see
+        :meth:`_add_loop_state`) and is rewritten with
         :func:`to_weights_only` after every ``before_save_checkpoint`` hook
         (so what hooks add is covered too); a loaded one gets its history
         buffers back with :func:`restore_history_buffers` before any
@@ -146,17 +231,64 @@ class HexaRunner(Runner):
             restore_history_buffers(kwargs['checkpoint'])
         super().call_hook(fn_name, **kwargs)
         if fn_name == 'before_save_checkpoint':
+            self._add_loop_state(kwargs['checkpoint'])
             to_weights_only(kwargs['checkpoint'])
+
+    def _add_loop_state(self, checkpoint: dict) -> None:
+        """Put the train loop's state in a checkpoint, if it has one.
+
+        Args:
+            checkpoint (dict): The checkpoint about to be saved.
+        """
+        state_dict = getattr(self._train_loop, 'state_dict', None)
+        if callable(state_dict):
+            checkpoint['loop_state'] = state_dict()
+
+    def load_or_resume(self) -> None:
+        """Load or resume as mmengine does; auto-resume finds the checkpoint
+        with :func:`~hexa_mm.engine.work_dir.find_resumable` and, with none,
+        starts from scratch, deleting nothing, and says so."""
+        if not self._has_loaded and self._resume and self._load_from is None:
+            found = find_resumable(self.work_dir)
+            if found is None:
+                self.logger.warning(
+                    f'Nothing to resume in {self.work_dir} (no '
+                    'last_checkpoint, no checkpoint file): training starts '
+                    'from scratch.')
+                self._resume = False
+            else:
+                self.logger.info(f'Auto-resuming from {found}.')
+                self._load_from = found
+        super().load_or_resume()
+
+    def resume(self, filename: str, *args, **kwargs) -> None:
+        """Resume as mmengine does; the checkpoint must fit the whole model
+        (see :meth:`load_checkpoint`).
+
+        Args:
+            filename (str): The checkpoint.
+            *args: The other arguments of mmengine's ``resume``.
+            **kwargs: The other arguments of mmengine's ``resume``.
+        """
+        self._resuming = True
+        try:
+            super().resume(filename, *args, **kwargs)
+        finally:
+            self._resuming = False
 
     def load_checkpoint(self,
                         filename: str,
                         map_location: Union[str, Callable] = 'cpu',
                         strict: bool = False,
                         revise_keys: list = [(r'^module.', '')]) -> dict:
-        """Load a checkpoint with weights only, as mmengine does; refuse one
-        that needs more with a one-line error.
+        """Load a checkpoint with weights only; refuse one that needs more,
+        or that does not fit the model, with a one-line error.
 
-        ``resume`` and ``load_from`` both come through here.
+        ``resume`` and ``load_from`` both come through here. The file is read
+        by :func:`~hexa_mm.engine.checkpoint.load_weights_only` (mmengine's
+        loader of local files and URLs once hexa_mm is imported). For
+        ``load_from`` the backbone must fit; for ``resume`` the whole model,
+        and the train loop takes the checkpoint's ``loop_state``.
 
         Args:
             filename (str): Local path, URL, ``torchvision://xxx`` or
@@ -173,9 +305,68 @@ class HexaRunner(Runner):
             dict: The loaded checkpoint.
 
         Raises:
-            CheckpointError: If the file's pickle needs a global (a class or
-                a function) that is not allow-listed.
+            CheckpointError: If the file cannot be loaded with weights only
+                (the message names the global it needs) or does not fit.
         """
-        with refuse_unsafe_pickles(filename):
-            return super().load_checkpoint(filename, map_location, strict,
-                                           revise_keys)
+        checkpoint = _load_checkpoint(filename, map_location=map_location)
+        self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
+        model = self.model.module if is_model_wrapper(
+            self.model) else self.model
+        check_fits(model, revised_state_dict(checkpoint, revise_keys),
+                   filename, '' if self._resuming else 'backbone.')
+        if self._resuming:
+            self._load_loop_state(checkpoint)
+        checkpoint = _load_checkpoint_to_model(
+            model, checkpoint, strict, revise_keys=revise_keys)
+        self._has_loaded = True
+        self.logger.info(f'Load checkpoint from {filename}')
+        return checkpoint
+
+    def _load_loop_state(self, checkpoint: dict) -> None:
+        """Give the train loop the state a resumed checkpoint holds.
+
+        Args:
+            checkpoint (dict): The checkpoint.
+        """
+        load_state_dict = getattr(self.train_loop, 'load_state_dict', None)
+        if callable(load_state_dict):
+            load_state_dict(checkpoint.get('loop_state'))
+
+    @master_only
+    def save_checkpoint(self,
+                        out_dir: str,
+                        filename: str,
+                        file_client_args: Optional[dict] = None,
+                        save_optimizer: bool = True,
+                        save_param_scheduler: bool = True,
+                        meta: Optional[dict] = None,
+                        by_epoch: bool = True,
+                        backend_args: Optional[dict] = None) -> None:
+        """Save a checkpoint as mmengine does, to a temporary file renamed
+        once complete (local files; other back ends as mmengine does).
+
+        Args:
+            out_dir (str): The folder.
+            filename (str): The file name.
+            file_client_args (dict, optional): Deprecated by mmengine.
+            save_optimizer (bool): Save the optimizer. Defaults to True.
+            save_param_scheduler (bool): Save the parameter schedulers.
+                Defaults to True.
+            meta (dict, optional): Meta information to save.
+            by_epoch (bool): Saved after an epoch. Defaults to True.
+            backend_args (dict, optional): File back end arguments.
+        """
+        if file_client_args is not None or backend_args is not None or \
+                '://' in str(out_dir):
+            return super().save_checkpoint(out_dir, filename,
+                                           file_client_args, save_optimizer,
+                                           save_param_scheduler, meta,
+                                           by_epoch, backend_args)
+        with atomic_path(osp.join(out_dir, filename)) as tmp:
+            super().save_checkpoint(
+                osp.dirname(tmp),
+                osp.basename(tmp),
+                save_optimizer=save_optimizer,
+                save_param_scheduler=save_param_scheduler,
+                meta=meta,
+                by_epoch=by_epoch)

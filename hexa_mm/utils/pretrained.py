@@ -15,46 +15,18 @@ import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.registry import MODELS, DefaultScope
 
+from hexa_mm.engine.checkpoint import load_weights_only
 from .atomic import atomic_path
-from .errors import CheckpointError, ConfigError
+from .errors import ConfigError
 
 __all__ = [
     'check_pretrained_keys', 'extract_backbone_state_dict',
-    'load_weights_only', 'resolve_pretrained', 'save_state_dict',
+    'resolve_pretrained', 'save_state_dict',
     'set_pretrained', 'sync_bn_to_bn'
 ]
 
 BACKBONE_PREFIX = 'backbone.'
 EXTRACTED_NAME = 'pretrain_backbone.pth'
-
-
-def load_weights_only(path: str) -> dict:
-    """Load a checkpoint with ``torch.load(weights_only=True)`` on the CPU.
-
-    Args:
-        path (str): The checkpoint file.
-
-    Returns:
-        dict: What the file holds.
-
-    Raises:
-        ConfigError: If the file does not exist, or cannot be loaded with
-            weights only (the message names the file and the fix).
-    """
-    if not osp.isfile(path):
-        raise ConfigError(f'checkpoint {path} does not exist: pass the path '
-                          'of a hexa_mm checkpoint or an extracted backbone')
-    try:
-        checkpoint = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as err:  # torch raises several types for bad files
-        reason = str(err).strip().splitlines()[0] if str(err) else repr(err)
-        raise CheckpointError(
-            f'cannot load {path} with weights only ({reason}): pass a '
-            'checkpoint saved by hexa_mm or an extracted backbone') from err
-    if not isinstance(checkpoint, dict):
-        raise CheckpointError(f'{path} holds a {type(checkpoint).__name__}, '
-                              'not a checkpoint dict or state_dict')
-    return checkpoint
 
 
 def extract_backbone_state_dict(

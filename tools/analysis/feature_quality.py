@@ -15,9 +15,9 @@ import sys
 
 import torch
 from mmengine.config import Config, DictAction
-from mmengine.runner import Runner, load_checkpoint
+from mmengine.runner import Runner
 
-from hexa_mm.engine import refuse_unsafe_pickles
+from hexa_mm.engine.checkpoint import load_model_weights
 from hexa_mm.evaluation import (extract_features, few_shot_accuracy,
                                 knn_accuracy)
 from hexa_mm.registry import MODELS
@@ -100,9 +100,7 @@ def main() -> int:
         for item in args.checkpoint:
             name, _, path = item.rpartition('=')
             model = MODELS.build(cfg.model)
-            with refuse_unsafe_pickles(path):
-                load_checkpoint(
-                    model, path, map_location='cpu', logger='silent')
+            load_model_weights(model, path)
             rows.append((name or path, measure(model, loader, knn_cfg,
                                                args)))
     except (ConfigError, FileNotFoundError) as err:

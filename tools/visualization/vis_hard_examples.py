@@ -28,9 +28,8 @@ from matplotlib.patches import Rectangle  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.dataset import default_collate  # noqa: E402
 from mmengine.logging import MMLogger  # noqa: E402
-from mmengine.runner.checkpoint import load_state_dict  # noqa: E402
 
-from hexa_mm.engine import refuse_unsafe_pickles  # noqa: E402
+from hexa_mm.engine.checkpoint import load_model_weights  # noqa: E402
 from hexa_mm.models import (
     AdversarialHardExample,  # noqa: E402
     CutMixHardExample)
@@ -82,17 +81,15 @@ def find_generators(
 
 
 def load_weights_and_clusters(model: torch.nn.Module, path: str) -> None:
-    """Load a checkpoint's weights and, if it holds them, the cluster
-    assignments that DeepClusterHook saved (DeepCluster-v2's pseudo-labels).
+    """Load a checkpoint's weights (with weights only; the backbone must fit)
+    and, if it holds them, the cluster assignments that DeepClusterHook
+    saved (DeepCluster-v2's pseudo-labels).
 
     Args:
         model (nn.Module): The algorithm.
         path (str): The checkpoint.
     """
-    with refuse_unsafe_pickles(path):
-        checkpoint = torch.load(path, map_location='cpu', weights_only=True)
-    load_state_dict(
-        model, checkpoint.get('state_dict', checkpoint), logger='silent')
+    checkpoint = load_model_weights(model, path)
     clusters = checkpoint.get('deepcluster')
     if clusters is not None:
         model.set_clusters(

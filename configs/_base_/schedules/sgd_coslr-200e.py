@@ -5,5 +5,5 @@ optim_wrapper = dict(
 param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=200, by_epoch=True, begin=0, end=200)
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=200)
+train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=200)
 auto_scale_lr = dict(base_batch_size=256)

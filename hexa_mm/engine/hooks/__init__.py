@@ -1,5 +1,10 @@
 """Hooks of hexa_mm."""
 from .deepcluster_hook import DeepClusterHook
+from .finite_loss_hook import FiniteLossHook
+from .safe_checkpoint_hook import SafeCheckpointHook, checkpoint_due
 from .train_setup_check_hook import TrainSetupCheckHook
 
-__all__ = ['TrainSetupCheckHook', 'DeepClusterHook']
+__all__ = [
+    'TrainSetupCheckHook', 'DeepClusterHook', 'FiniteLossHook',
+    'SafeCheckpointHook', 'checkpoint_due'
+]

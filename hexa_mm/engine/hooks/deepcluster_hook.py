@@ -4,7 +4,7 @@ from typing import Dict, Optional, Sequence
 
 import torch
 from mmengine.dist import all_reduce, get_world_size
-from mmengine.hooks import CheckpointHook, Hook
+from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.runner import EpochBasedTrainLoop
 from mmengine.utils import ProgressBar
@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader
 from hexa_mm.models.utils import assignment_table, spherical_kmeans
 from hexa_mm.registry import HOOKS
 from hexa_mm.utils import ConfigError
+from .safe_checkpoint_hook import checkpoint_due
 
 DATA_BATCH = Optional[Sequence[dict]]
 
@@ -39,9 +40,11 @@ class DeepClusterHook(Hook):
       indexed by ``sample_idx``, and the assignments are saved under the key
       ``deepcluster``; the prototypes are a model buffer. The gathering is
       collective and a checkpoint is written by rank 0 alone, so it happens
-      after the epoch (or iteration) at which a ``CheckpointHook`` is about
-      to save. A resumed run continues from them: the clusters of its first
-      epoch are those the uninterrupted run computes.
+      after the epoch (or iteration) at which a checkpoint hook is about
+      to save (:func:`~hexa_mm.engine.hooks.checkpoint_due`). A resumed run
+      continues from them: the clusters of its first epoch are those the
+      uninterrupted run computes, and a run resumed inside an epoch keeps
+      that epoch's clusters.
 
     Args:
         num_iters (int): k-means iterations. Defaults to 10.
@@ -161,10 +164,18 @@ class DeepClusterHook(Hook):
     def before_train_epoch(self, runner) -> None:
         """Cluster the bank; install prototypes and assignments.
 
+        A run resumed inside an epoch keeps the clusters of that epoch, which
+        it loaded from the checkpoint.
+
         Args:
             runner (Runner): The runner.
         """
         model = self._model(runner)
+        if runner.iter > runner.epoch * len(runner.train_dataloader):
+            runner.logger.info(
+                f'DeepClusterHook: epoch {runner.epoch + 1} resumed inside; '
+                'its clusters come from the checkpoint.')
+            return
         bank = model.memory_bank
         bank.sync()
         start = time.time()
@@ -219,32 +230,6 @@ class DeepClusterHook(Hook):
         return (base * 1_000_003 + runner.epoch * 1_009 +
                 prototype_set) % 2**63
 
-    @staticmethod
-    def _checkpoint_due(runner, by_epoch: bool) -> bool:
-        """Whether a ``CheckpointHook`` saves at the end of this epoch or
-        iteration (its own test).
-
-        Args:
-            runner (Runner): The runner.
-            by_epoch (bool): Asked after an epoch (True) or an iteration.
-
-        Returns:
-            bool: True if one will save.
-        """
-        for hook in runner.hooks:
-            if not isinstance(hook, CheckpointHook) or \
-                    hook.by_epoch != by_epoch:
-                continue
-            if by_epoch and (
-                    hook.every_n_epochs(runner, hook.interval, hook.save_begin)
-                    or hook.save_last and hook.is_last_train_epoch(runner)):
-                return True
-            if not by_epoch and (hook.every_n_train_iters(
-                    runner, hook.interval, hook.save_begin) or hook.save_last
-                                 and hook.is_last_train_iter(runner)):
-                return True
-        return False
-
     def _gather(self, runner) -> None:
         """Gather the bank for the checkpoint rank 0 is about to save.
 
@@ -267,7 +252,7 @@ class DeepClusterHook(Hook):
             data_batch (Sequence[dict], optional): The batch.
             outputs (dict, optional): The model's outputs.
         """
-        if self._checkpoint_due(runner, by_epoch=False):
+        if checkpoint_due(runner, by_epoch=False):
             self._gather(runner)
 
     def after_train_epoch(self, runner) -> None:
@@ -276,7 +261,7 @@ class DeepClusterHook(Hook):
         Args:
             runner (Runner): The runner.
         """
-        if self._checkpoint_due(runner, by_epoch=True):
+        if checkpoint_due(runner, by_epoch=True):
             self._gather(runner)
 
     def before_save_checkpoint(self, runner, checkpoint: Dict) -> None:
