@@ -7,8 +7,10 @@ import sys
 from mmengine.config import Config
 from mmengine.runner import Runner
 
+from hexa_mm.engine.checkpoint import load_weights_only
 from hexa_mm.registry import RUNNERS
 from hexa_mm.utils import ConfigError, register_all_modules, user_error
+from hexa_mm.utils.dataset_files import check_dataset_files
 from hexa_mm.utils.runner_args import (add_runner_args, apply_runner_args,
                                        parse_runner_args)
 
@@ -78,6 +80,25 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     return cfg
 
 
+def load_config(path: str) -> Config:
+    """Load a config file.
+
+    Args:
+        path (str): The file.
+
+    Returns:
+        Config: The config.
+
+    Raises:
+        ConfigError: If it has a syntax error (named, with its line).
+    """
+    try:
+        return Config.fromfile(path)
+    except SyntaxError as err:
+        raise ConfigError(f'config {path} has a syntax error: {err.msg} '
+                          f'(line {err.lineno})') from err
+
+
 def check_top_level_keys(cfg: Config, options: dict) -> None:
     """Refuse ``--cfg-options`` keys whose first part is neither in the config
     nor read by the runner: the runner would ignore them without a word.
@@ -109,8 +130,12 @@ def main() -> int:
     """
     args = parse_args()
     try:
-        cfg = merge_args(Config.fromfile(args.config), args)
+        cfg = merge_args(load_config(args.config), args)
         register_all_modules(init_default_scope=False)
+        check_dataset_files(cfg)
+        if cfg.get('load_from') and '://' not in cfg.load_from:
+            # refuse a missing, corrupt or unsafe file before building
+            load_weights_only(cfg.load_from, mmap=True)
         runner = RUNNERS.build(cfg) if 'runner_type' in cfg else \
             Runner.from_cfg(cfg)
         runner.train()

@@ -27,7 +27,9 @@ through it too.
 import os
 import os.path as osp
 import pickle
+import pickletools
 import re
+import zipfile
 from collections import OrderedDict
 from contextlib import contextmanager
 from typing import (Any, Callable, Dict, Iterable, Iterator, List, Optional,
@@ -159,27 +161,31 @@ def refuse_unsafe_pickles(filename: str) -> Iterator[None]:
         yield
     except pickle.UnpicklingError as err:
         raise CheckpointError(
-            f'Refused to load checkpoint {filename}: {_why(err)}. Checkpoints '
-            'are loaded with torch.load(weights_only=True), which builds only '
-            'tensors and plain Python values; if you trust this file, load '
-            'it yourself and save again only its tensors and plain values '
-            '(e.g. its "state_dict" and "meta"), or allow-list the type with '
-            'torch.serialization.add_safe_globals.') from err
+            f'Refused to load checkpoint {filename}: {_why(err, filename)}. '
+            'Checkpoints are loaded with torch.load(weights_only=True), which '
+            'builds only tensors and plain Python values; if you trust this '
+            'file, load it yourself and save again only its tensors and '
+            'plain values (e.g. its "state_dict" and "meta"), or allow-list '
+            'the type with torch.serialization.add_safe_globals.') from err
 
 
-def _why(err: pickle.UnpicklingError) -> str:
+def _why(err: pickle.UnpicklingError, filename: str) -> str:
     """Say in a few words why torch refused a checkpoint.
 
     Args:
         err (pickle.UnpicklingError): The error ``torch.load`` raised.
+        filename (str): The checkpoint.
 
     Returns:
         str: The global the file needs, or the unpickler's own message.
     """
     message = str(err)
     match = re.search(r'GLOBAL (\S+)', message)
-    if match:
-        return f'it needs the not-allow-listed global {match.group(1)}'
+    names = [match.group(1)] if match else _unsafe_globals(filename)
+    if names:
+        # torch names the builtins without their module
+        name = names[0] if '.' in names[0] else f'builtins.{names[0]}'
+        return f'it needs the not-allow-listed global {name}'
     # torch puts the unpickler's message between its advice and a link to its
     # documentation, one paragraph each; a plain pickle error is one line.
     paragraphs = [' '.join(part.split()) for part in message.split('\n\n')]
@@ -188,7 +194,68 @@ def _why(err: pickle.UnpicklingError) -> str:
             f'({paragraphs[len(paragraphs) // 2]})')
 
 
-def load_weights_only(filename: str, map_location: MapLocation = 'cpu') -> dict:
+def _unsafe_globals(filename: str) -> List[str]:
+    """The not-allow-listed globals a checkpoint's pickle names, read without
+    running it: for when torch stops at an opcode it does not support before
+    it reaches a global.
+
+    Args:
+        filename (str): The checkpoint.
+
+    Returns:
+        list[str]: ``module.name`` of each, in order; empty if none is
+        found.
+    """
+    if not osp.isfile(filename):  # a URL
+        return []
+    if zipfile.is_zipfile(filename):
+        try:
+            return torch.serialization.get_unsafe_globals_in_checkpoint(
+                filename)
+        except Exception:  # a torn archive: nothing more to say
+            return []
+    names: List[str] = []
+    strings: List[str] = []
+    memo: Dict[int, str] = {}
+    with open(filename, 'rb') as f:
+        try:  # the pickles at the start of a legacy torch file, or one
+            for _ in range(5):
+                for opcode, arg, _ in pickletools.genops(f):
+                    if opcode.name in ('GLOBAL', 'INST'):
+                        names.append(arg.replace(' ', '.'))
+                    elif opcode.name == 'STACK_GLOBAL' and len(strings) > 1:
+                        names.append('.'.join(strings[-2:]))
+                    elif opcode.name in ('MEMOIZE', 'PUT', 'BINPUT',
+                                         'LONG_BINPUT') and strings:
+                        memo[len(memo) if arg is None else arg] = strings[-1]
+                    elif opcode.name in ('GET', 'BINGET', 'LONG_BINGET'):
+                        strings.append(memo.get(arg, ''))
+                    if isinstance(arg, str) and 'UNICODE' in opcode.name:
+                        strings.append(arg)
+        except Exception:  # past the pickles: raw tensor data
+            pass
+    allowed = _allowed_globals()
+    return [name for name in dict.fromkeys(names) if name not in allowed]
+
+
+def _allowed_globals() -> set:
+    """The globals torch's weights-only unpickler accepts.
+
+    Returns:
+        set[str]: Their ``module.name``.
+    """
+    from torch import _weights_only_unpickler
+    names = set(getattr(_weights_only_unpickler, '_get_allowed_globals',
+                        dict)())
+    for entry in torch.serialization.get_safe_globals():
+        entry = entry[0] if isinstance(entry, tuple) else entry
+        names.add(f'{entry.__module__}.{entry.__qualname__}')
+    return names
+
+
+def load_weights_only(filename: str,
+                      map_location: MapLocation = 'cpu',
+                      mmap: bool = False) -> dict:
     """Load a checkpoint file with ``torch.load(weights_only=True)``.
 
     The one loader of hexa_mm: the runner (``load_from``, ``resume``), the
@@ -200,6 +267,9 @@ def load_weights_only(filename: str, map_location: MapLocation = 'cpu') -> dict:
         filename (str): The file (``~`` is expanded).
         map_location (str | torch.device | callable, optional): As for
             :func:`torch.load`. Defaults to 'cpu'.
+        mmap (bool): Map the tensors of a (zip) checkpoint instead of
+            reading them: a cheap check that the file loads, before
+            anything else is built. Defaults to False.
 
     Returns:
         dict: What the file holds.
@@ -217,7 +287,10 @@ def load_weights_only(filename: str, map_location: MapLocation = 'cpu') -> dict:
     with refuse_unsafe_pickles(filename):
         try:
             checkpoint = torch.load(
-                filename, map_location=map_location, weights_only=True)
+                filename,
+                map_location=map_location,
+                weights_only=True,
+                mmap=mmap and zipfile.is_zipfile(filename))
         except pickle.UnpicklingError:
             raise
         except Exception as err:  # torch raises several types for bad files

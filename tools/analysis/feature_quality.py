@@ -17,7 +17,7 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-from hexa_mm.engine.checkpoint import load_model_weights
+from hexa_mm.engine.checkpoint import load_model_weights, load_weights_only
 from hexa_mm.evaluation import (extract_features, few_shot_accuracy,
                                 knn_accuracy)
 from hexa_mm.registry import MODELS
@@ -82,6 +82,9 @@ def main() -> int:
         cfg.merge_from_dict(args.cfg_options)
     register_all_modules()
     try:
+        names = [item.rpartition('=') for item in args.checkpoint]
+        for _, _, path in names:  # refuse a bad file before building
+            load_weights_only(path, mmap=True)
         if cfg.get('val_dataloader') is None:
             raise ConfigError(f'{args.config} has no val_dataloader; it '
                               'needs a KNNDataset (bank + queries).')
@@ -90,19 +93,19 @@ def main() -> int:
         knn_cfg = dict(
             k=evaluator.get('k', 200),
             temperature=evaluator.get('temperature', 0.07))
-        rows = []
         torch.manual_seed(args.seed)
         model = MODELS.build(cfg.model)
         model.init_weights()
-        rows.append(('raw pixels', measure(model, loader, knn_cfg, args,
-                                           True)))
-        rows.append(('random init', measure(model, loader, knn_cfg, args)))
-        for item in args.checkpoint:
-            name, _, path = item.rpartition('=')
-            model = MODELS.build(cfg.model)
-            load_model_weights(model, path)
-            rows.append((name or path, measure(model, loader, knn_cfg,
-                                               args)))
+        # every checkpoint is loaded (and checked) before anything is measured
+        trained = []
+        for name, _, path in names:
+            weights = MODELS.build(cfg.model)
+            load_model_weights(weights, path)
+            trained.append((name or path, weights))
+        rows = [('raw pixels', measure(model, loader, knn_cfg, args, True)),
+                ('random init', measure(model, loader, knn_cfg, args))]
+        rows += [(name, measure(weights, loader, knn_cfg, args))
+                 for name, weights in trained]
     except (ConfigError, FileNotFoundError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2

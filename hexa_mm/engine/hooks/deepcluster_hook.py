@@ -62,6 +62,7 @@ class DeepClusterHook(Hook):
         self.num_iters = num_iters
         self.chunk_size = chunk_size
         self._restored: Optional[dict] = None
+        self._keep_clusters = False
         self._gathered: Optional[dict] = None
 
     @staticmethod
@@ -100,6 +101,9 @@ class DeepClusterHook(Hook):
             model.set_clusters(
                 model.prototypes.split(model.num_prototypes),
                 state['assignments'])
+            # resumed inside an epoch: that epoch's clusters are these
+            self._keep_clusters = \
+                runner.iter > runner.epoch * len(runner.train_dataloader)
             runner.logger.info(
                 'DeepClusterHook: memory bank of '
                 f'{self._num_held(bank)} samples restored from the checkpoint.'
@@ -171,7 +175,8 @@ class DeepClusterHook(Hook):
             runner (Runner): The runner.
         """
         model = self._model(runner)
-        if runner.iter > runner.epoch * len(runner.train_dataloader):
+        if self._keep_clusters:
+            self._keep_clusters = False
             runner.logger.info(
                 f'DeepClusterHook: epoch {runner.epoch + 1} resumed inside; '
                 'its clusters come from the checkpoint.')

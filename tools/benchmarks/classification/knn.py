@@ -15,6 +15,7 @@ import sys
 
 from mmengine.config import Config, DictAction
 
+from hexa_mm.engine.checkpoint import load_weights_only
 from hexa_mm.registry import RUNNERS
 from hexa_mm.utils import ConfigError, register_all_modules
 
@@ -51,8 +52,8 @@ def main() -> int:
     """
     args = parse_args()
     try:
-        if not osp.isfile(args.checkpoint):
-            raise ConfigError(f'checkpoint {args.checkpoint} does not exist.')
+        # refuse a missing, corrupt or unsafe file before building
+        load_weights_only(args.checkpoint, mmap=True)
         cfg = Config.fromfile(args.config)
         if args.cfg_options:
             cfg.merge_from_dict(args.cfg_options)
