@@ -46,7 +46,8 @@ def parse_args() -> argparse.Namespace:
         action='store_true',
         help='scale the lr by global batch / auto_scale_lr.base_batch_size')
     add_runner_args(
-        parser, cfg_options_help='override config settings, e.g. '
+        parser,
+        cfg_options_help='override config settings, e.g. '
         'model.queue_len=4096')
     return parse_runner_args(parser)
 

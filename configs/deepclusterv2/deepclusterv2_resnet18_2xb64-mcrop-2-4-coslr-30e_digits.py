@@ -25,9 +25,7 @@ param_scheduler = [
         end=max_epochs)
 ]
 train_cfg = dict(
-    type='ResumableEpochBasedTrainLoop',
-    max_epochs=max_epochs,
-    val_interval=1)
+    type='ResumableEpochBasedTrainLoop', max_epochs=max_epochs, val_interval=1)
 auto_scale_lr = dict(base_batch_size=128)
 default_hooks = dict(
     logger=dict(interval=10), checkpoint=dict(interval=10, max_keep_ckpts=1))

@@ -245,8 +245,8 @@ def _allowed_globals() -> set:
         set[str]: Their ``module.name``.
     """
     from torch import _weights_only_unpickler
-    names = set(getattr(_weights_only_unpickler, '_get_allowed_globals',
-                        dict)())
+    names = set(
+        getattr(_weights_only_unpickler, '_get_allowed_globals', dict)())
     for entry in torch.serialization.get_safe_globals():
         entry = entry[0] if isinstance(entry, tuple) else entry
         names.add(f'{entry.__module__}.{entry.__qualname__}')
@@ -318,10 +318,11 @@ def _first_line(err: BaseException) -> str:
     return f'{type(err).__name__}: {lines[0]}' if lines else repr(err)
 
 
-def _load_from_http(filename: str,
-                    map_location: MapLocation = None,
-                    model_dir: Optional[str] = None,
-                    progress: bool = os.isatty(0)) -> dict:
+def _load_from_http(
+    filename: str,
+    map_location: MapLocation = None,
+    model_dir: Optional[str] = None,
+    progress: bool = os.isatty(0)) -> dict:
     """mmengine's loader of ``http(s)://`` URLs, with weights only: process 0
     downloads first, then every process loads the cached file.
 
@@ -343,8 +344,7 @@ def _load_from_http(filename: str,
     if world_size > 1:
         barrier()
         if rank > 0:
-            checkpoint = _load_url(filename, map_location, model_dir,
-                                   progress)
+            checkpoint = _load_url(filename, map_location, model_dir, progress)
     return checkpoint
 
 
@@ -390,9 +390,8 @@ def revised_state_dict(
     """
     state_dict = checkpoint.get('state_dict', checkpoint)
     for pattern, replacement in revise_keys:
-        state_dict = OrderedDict(
-            (re.sub(pattern, replacement, key), value)
-            for key, value in state_dict.items())
+        state_dict = OrderedDict((re.sub(pattern, replacement, key), value)
+                                 for key, value in state_dict.items())
     return state_dict
 
 
@@ -423,8 +422,7 @@ def check_fits(model: nn.Module,
     """
     expected = {
         key: value
-        for key, value in model.state_dict().items()
-        if key.startswith(prefix)
+        for key, value in model.state_dict().items() if key.startswith(prefix)
     }
     missing = [key for key in expected if key not in state_dict]
     wrong = [
@@ -436,9 +434,9 @@ def check_fits(model: nn.Module,
         key for key in state_dict if key not in expected
     ]
     problems = [
-        _some(names, what) for names, what in (
-            (missing, 'missing'), (wrong, 'of another shape'),
-            (unexpected, 'not in the model')) if names
+        _some(names, what)
+        for names, what in ((missing, 'missing'), (wrong, 'of another shape'),
+                            (unexpected, 'not in the model')) if names
     ]
     if not problems:
         return

@@ -99,10 +99,9 @@ class _SeededBatches(Sampler):
             Iterator[list[tuple]]: Batches of ``(seed, index)``.
         """
         epoch = self.epoch
-        return ([(sample_seed(self.seed, epoch, index), index)
-                 for index in batch]
-                for batch in itertools.islice(self.batch_sampler, self.skip,
-                                              None))
+        return ([
+            (sample_seed(self.seed, epoch, index), index) for index in batch
+        ] for batch in itertools.islice(self.batch_sampler, self.skip, None))
 
 
 def _seeded_loader(loader: DataLoader, seed: int) -> Optional[DataLoader]:
@@ -344,6 +343,8 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
         if world_size == 1:
             return
         end_of_epoch = idx + 1 == len(self.dataloader)
-        if checkpoint_due(self.runner, by_epoch=False) or (
-                end_of_epoch and checkpoint_due(self.runner, by_epoch=True)):
+        if checkpoint_due(
+                self.runner,
+                by_epoch=False) or (end_of_epoch and checkpoint_due(
+                    self.runner, by_epoch=True)):
             self._gathered = all_gather_object(self._rng_state)

@@ -49,8 +49,8 @@ def set_rng_state(state: Dict[str, object]) -> None:
                      python['gauss_next']))
     numpy = state['numpy']
     np.random.set_state(
-        (numpy['kind'], numpy['keys'].numpy().astype(np.uint32),
-         numpy['pos'], numpy['has_gauss'], numpy['cached_gaussian']))
+        (numpy['kind'], numpy['keys'].numpy().astype(np.uint32), numpy['pos'],
+         numpy['has_gauss'], numpy['cached_gaussian']))
     torch.set_rng_state(state['torch'])
     if 'cuda' in state and torch.cuda.is_available():
         torch.cuda.set_rng_state(state['cuda'])

@@ -358,8 +358,8 @@ class HexaRunner(Runner):
         """
         if file_client_args is not None or backend_args is not None or \
                 '://' in str(out_dir):
-            return super().save_checkpoint(out_dir, filename,
-                                           file_client_args, save_optimizer,
+            return super().save_checkpoint(out_dir, filename, file_client_args,
+                                           save_optimizer,
                                            save_param_scheduler, meta,
                                            by_epoch, backend_args)
         with atomic_path(osp.join(out_dir, filename)) as tmp:

@@ -129,5 +129,4 @@ def find_resumable(work_dir: str) -> Optional[str]:
     ] if osp.isdir(work_dir) else []
     if not names:
         return None
-    return max((osp.join(work_dir, name) for name in names),
-               key=osp.getmtime)
+    return max((osp.join(work_dir, name) for name in names), key=osp.getmtime)

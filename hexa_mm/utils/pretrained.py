@@ -21,8 +21,7 @@ from .errors import ConfigError
 
 __all__ = [
     'check_pretrained_keys', 'extract_backbone_state_dict',
-    'resolve_pretrained', 'save_state_dict',
-    'set_pretrained', 'sync_bn_to_bn'
+    'resolve_pretrained', 'save_state_dict', 'set_pretrained', 'sync_bn_to_bn'
 ]
 
 BACKBONE_PREFIX = 'backbone.'

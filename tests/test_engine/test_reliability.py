@@ -37,20 +37,22 @@ CONFIGS = {
     'mocov2':
     ROOT / 'configs/mocov2/mocov2_resnet18_2xb64-coslr-30e_digits.py',
     'hexa_mocov2':
-    ROOT / 'configs/hexa_mocov2/hexa-mocov2_resnet18_2xb64-coslr-30e_digits.py',
+    ROOT /
+    'configs/hexa_mocov2/hexa-mocov2_resnet18_2xb64-coslr-30e_digits.py',
     'deepclusterv2':
-    ROOT / 'configs/deepclusterv2/deepclusterv2_resnet18_2xb64-coslr-30e_digits.py',
+    ROOT /
+    'configs/deepclusterv2/deepclusterv2_resnet18_2xb64-coslr-30e_digits.py',
 }
 # 32 images, 2 processes x batch 4: 4 iterations an epoch, 2 epochs; an
 # epoch checkpoint (only the last kept, as in the digits configs) and
-# latest.pth after iterations 3 and 6 (inside epoch 2)
+# latest.pth after iterations 2 and 6 (inside epochs 1 and 2)
 TINY = [
     'train_dataloader.batch_size=4', 'train_dataloader.dataset.indices=32',
     'val_dataloader.dataset.bank.indices=40',
     'val_dataloader.dataset.query.indices=20',
     'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=1',
     'default_hooks.checkpoint.max_keep_ckpts=1',
-    'default_hooks.checkpoint.latest_interval=3', 'train_cfg.max_epochs=2'
+    'default_hooks.checkpoint.latest_interval=2', 'train_cfg.max_epochs=2'
 ]
 ITERS = 8
 # the algorithm's own training state
@@ -79,7 +81,8 @@ def run_env() -> dict:
         CUDA_VISIBLE_DEVICES='',
         PYTHONPATH=os.pathsep.join(
             filter(None,
-                   [str(ROOT), str(HELPERS),
+                   [str(ROOT),
+                    str(HELPERS),
                     os.environ.get('PYTHONPATH')])))
 
 
@@ -103,11 +106,10 @@ def write_config(folder: Path, algorithm: str, **stop) -> Path:
     queue = '' if algorithm == 'deepclusterv2' else \
         'model = dict(queue_len=64)\n'
     config = folder / f'{algorithm}.py'
-    config.write_text(
-        f"_base_ = '{CONFIGS[algorithm]}'\n"
-        "custom_imports = dict(imports=['reliability_helpers'], "
-        'allow_failed_imports=False)\n'
-        f'custom_hooks = {base_hooks}[{hook!r}]\n{queue}')
+    config.write_text(f"_base_ = '{CONFIGS[algorithm]}'\n"
+                      "custom_imports = dict(imports=['reliability_helpers'], "
+                      'allow_failed_imports=False)\n'
+                      f'custom_hooks = {base_hooks}[{hook!r}]\n{queue}')
     return config
 
 
@@ -159,7 +161,8 @@ def train(config: Path, work_dir: Path, *args: str) -> str:
     return log
 
 
-def entries(checkpoint: object, path: str = '') -> Iterator[Tuple[str, object]]:
+def entries(checkpoint: object,
+            path: str = '') -> Iterator[Tuple[str, object]]:
     """Every leaf of a checkpoint with its path.
 
     Yields:
@@ -187,10 +190,9 @@ def assert_same_run(resumed: Path, expected: Path) -> List[str]:
     assert got.keys() == want.keys()
     compared = [key for key in want if not RUN_SPECIFIC.match(key)]
     differ = [
-        key for key in compared
-        if not (torch.equal(got[key], want[key]) and got[key].dtype ==
-                want[key].dtype if torch.is_tensor(want[key]) else
-                got[key] == want[key])
+        key for key in compared if not (
+            torch.equal(got[key], want[key]) and got[key].dtype == want[key].
+            dtype if torch.is_tensor(want[key]) else got[key] == want[key])
     ]
     assert differ == []
     return compared
@@ -255,26 +257,29 @@ def test_sigkill_mid_epoch_then_resume_is_bit_identical(
         tmp_path: Path) -> None:
     work = tmp_path / 'work'
     proc = launch(
-        write_config(tmp_path / 'kill', algorithm, block_after_iter=7), work)
+        write_config(tmp_path / 'kill', algorithm, block_after_iter=3), work)
     wait_for(tmp_path / 'kill' / 'markers' / 'stopped', proc)
     kill(tmp_path / 'kill', proc)
-    # killed after iteration 7 (epoch 2, batch 3): latest.pth of iteration
-    # 6 is the last checkpoint
+    # killed after iteration 3 (epoch 1, batch 3): latest.pth of iteration
+    # 2 is the last checkpoint; the lock of the dead run is gone with it
     assert pointer(work) == 'latest.pth'
     assert torch.load(work / 'latest.pth', weights_only=True)['meta'] \
-        ['iter'] == 6
-    assert not (work / 'epoch_2.pth').exists()
+        ['iter'] == 2
+    assert not (work / 'epoch_1.pth').exists()
 
+    # the rest of epoch 1, a validation, epoch 2 (DeepCluster: clusters of
+    # epoch 1 from the checkpoint, of epoch 2 computed again)
     log = train(write_config(tmp_path, algorithm), work, '--resume')
-    assert 'resumed epoch: 1, iter: 6' in log
-    assert 'Resuming inside epoch 2: its first 2 batches' in log
-    assert 'Epoch(train) [2][3/4]' in log
-    assert 'Epoch(train) [2][2/4]' not in log
+    assert 'resumed epoch: 0, iter: 2' in log
+    assert 'Resuming inside epoch 1: its first 2 batches' in log
+    assert 'Epoch(train) [1][3/4]' in log
+    assert 'Epoch(train) [1][2/4]' not in log
+    assert 'Epoch(train) [2][4/4]' in log
     compared = assert_same_run(work / 'epoch_2.pth', uninterrupted(algorithm))
     # weights, optimizer, both processes' generators, the algorithm's state
     for key in ('/state_dict/backbone.conv1.weight',
-                '/optimizer/state/0/momentum_buffer', '/loop_state/rng/0/torch',
-                '/loop_state/rng/1/numpy/keys',
+                '/optimizer/state/0/momentum_buffer',
+                '/loop_state/rng/0/torch', '/loop_state/rng/1/numpy/keys',
                 '/message_hub/log_scalars/train/loss/log_history',
                 STATE[algorithm]):
         assert key in compared
@@ -302,9 +307,8 @@ def test_sigkill_inside_a_save_keeps_every_checkpoint(
     assert f'Removed {torn[0]}, left by a save that was interrupted' in log
     assert not list(work.glob('.tmp-*'))
     # epoch_1.pth went once epoch_2.pth and the pointer were complete
-    assert sorted(p.name for p in work.glob('*.pth')) == [
-        'epoch_2.pth', 'latest.pth'
-    ]
+    assert sorted(
+        p.name for p in work.glob('*.pth')) == ['epoch_2.pth', 'latest.pth']
     assert pointer(work) == 'epoch_2.pth'
     assert_same_run(work / 'epoch_2.pth', uninterrupted('mocov2'))
 
@@ -336,7 +340,8 @@ class SubprocessCall(SystemCall):
         return subprocess.call, (['sh', '-c', self.command], )
 
 
-def evil_files(folder: Path, marker: Path, state_dict: dict) -> Dict[str, Path]:
+def evil_files(folder: Path, marker: Path,
+               state_dict: dict) -> Dict[str, Path]:
     """Five checkpoints whose loading would write ``marker``.
 
     Args:
@@ -361,13 +366,19 @@ def evil_files(folder: Path, marker: Path, state_dict: dict) -> Dict[str, Path]:
     hidden = dict(state_dict)
     hidden['backbone.conv1.weight'] = EvalCall(command)
     save('builtins.eval', dict(meta=dict(epoch=1, iter=4), state_dict=hidden))
-    save('legacy-format', dict(state_dict={}, x=SystemCall(command)),
-         _use_new_zipfile_serialization=False)
+    save(
+        'legacy-format',
+        dict(state_dict={}, x=SystemCall(command)),
+        _use_new_zipfile_serialization=False)
     files['plain-pickle'] = folder / 'plain-pickle.pth'
     files['plain-pickle'].write_bytes(
         pickle.dumps(dict(state_dict=SubprocessCall(command))))
-    save('message-hub', dict(state_dict=state_dict, message_hub=dict(
-        log_scalars={}, runtime_info=SystemCall(command))))
+    save(
+        'message-hub',
+        dict(
+            state_dict=state_dict,
+            message_hub=dict(log_scalars={},
+                             runtime_info=SystemCall(command))))
     return files
 
 
@@ -420,24 +431,24 @@ ENTRY_POINTS: Dict[str, Callable[[Path, Path], tuple]] = {
     lambda evil, tmp: ('train.py', CONFIGS['mocov2'], '--work-dir', tmp / 'w',
                        '--cfg-options', f'load_from={evil}', *DIGITS_TINY),
     'knn.py':
-    lambda evil, tmp: ('benchmarks/classification/knn.py', CONFIGS['mocov2'],
-                       evil, '--work-dir', tmp / 'w', '--cfg-options',
-                       *VAL_TINY, 'model.queue_len=64'),
+    lambda evil, tmp:
+    ('benchmarks/classification/knn.py', CONFIGS['mocov2'], evil, '--work-dir',
+     tmp / 'w', '--cfg-options', *VAL_TINY, 'model.queue_len=64'),
     'feature_quality.py':
-    lambda evil, tmp: ('analysis/feature_quality.py', CONFIGS['mocov2'],
-                       '--checkpoint', f'x={evil}', '--cfg-options',
-                       *VAL_TINY, 'model.queue_len=64'),
+    lambda evil, tmp:
+    ('analysis/feature_quality.py', CONFIGS['mocov2'], '--checkpoint',
+     f'x={evil}', '--cfg-options', *VAL_TINY, 'model.queue_len=64'),
     'extract_backbone_weights.py':
     lambda evil, tmp: ('model_converters/extract_backbone_weights.py', evil,
                        tmp / 'backbone.pth'),
     'train_downstream.py':
-    lambda evil, tmp: ('benchmarks/train_downstream.py', LINEAR, evil,
-                       '--work-dir', tmp / 'w'),
+    lambda evil, tmp:
+    ('benchmarks/train_downstream.py', LINEAR, evil, '--work-dir', tmp / 'w'),
     'vis_hard_examples.py':
-    lambda evil, tmp: ('visualization/vis_hard_examples.py',
-                       CONFIGS['hexa_mocov2'], '--checkpoint', evil, '--out',
-                       tmp / 'x.png', '--batch', 4, '--num', 2,
-                       '--cfg-options', *DIGITS_TINY),
+    lambda evil, tmp:
+    ('visualization/vis_hard_examples.py', CONFIGS['hexa_mocov2'],
+     '--checkpoint', evil, '--out', tmp / 'x.png', '--batch', 4, '--num', 2,
+     '--cfg-options', *DIGITS_TINY),
 }
 
 
@@ -472,9 +483,9 @@ def test_no_checkpoint_runs_code(entry_point: str, variant: str,
     files, marker = evil
     if override:  # torch's switch that makes its default unsafe
         monkeypatch.setenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
-    code, output = run_tool(monkeypatch, capsys,
-                            *ENTRY_POINTS[entry_point](files[variant],
-                                                       tmp_path))
+    code, output = run_tool(
+        monkeypatch, capsys, *ENTRY_POINTS[entry_point](files[variant],
+                                                        tmp_path))
     assert not marker.exists(), output[-2000:]
     errors = [line for line in output.splitlines() if 'error:' in line]
     assert code == 2 and len(errors) == 1, output[-2000:]
@@ -498,7 +509,8 @@ def test_mmengine_loaders_go_through_the_weights_only_one(
         dict(
             type='mmpretrain.ResNet',
             depth=18,
-            init_cfg=dict(type='Pretrained', checkpoint=str(files['posix.system']))))
+            init_cfg=dict(
+                type='Pretrained', checkpoint=str(files['posix.system']))))
     with pytest.raises(CheckpointError, match='posix.system'):
         backbone.init_weights()
     assert not marker.exists()
@@ -625,8 +637,7 @@ MOCO = CONFIGS['mocov2']
 # work dir; what the error line says). The work dir is the good one's copy
 # unless --work-dir is given.
 BAD_INPUTS: Dict[str, Tuple[Callable, str]] = {
-    'missing config':
-    (lambda t, g: [t / 'nope.py'], r'nope\.py'),
+    'missing config': (lambda t, g: [t / 'nope.py'], r'nope\.py'),
     'config syntax error':
     (lambda t, g: [written(t, 'bad.py', b'model = dict(\n')],
      r"config .*bad\.py has a syntax error: '\(' was never closed "
@@ -634,85 +645,97 @@ BAD_INPUTS: Dict[str, Tuple[Callable, str]] = {
     'unknown model type':
     (lambda t, g: [MOCO, *opts('model.type=MoCoV9')],
      r'unknown type: MoCoV9 is not in the hexa_mm::model registry'),
-    'unknown hook type':
-    (lambda t, g: [text_config(t, 'hook.py', "custom_hooks = "
-                               "[dict(type='NoSuchHook')]\n"), *opts()],
-     r'unknown type: NoSuchHook is not in the .*hook registry'),
-    'mistyped model key':
-    (lambda t, g: [MOCO, *opts('model.queu_len=64')],
-     r"unexpected keyword argument 'queu_len'"),
+    'unknown hook type': (lambda t, g: [
+        text_config(t, 'hook.py', "custom_hooks = "
+                    "[dict(type='NoSuchHook')]\n"), *opts()
+    ], r'unknown type: NoSuchHook is not in the .*hook registry'),
+    'mistyped model key': (lambda t, g: [MOCO, *opts('model.queu_len=64')],
+                           r"unexpected keyword argument 'queu_len'"),
     'mistyped top-level key':
     (lambda t, g: [MOCO, *opts('optim_wraper.optimizer.lr=0.1')],
      r"no top-level key 'optim_wraper' \(did you mean optim_wrapper\?\)"),
-    'mistyped loop key':
-    (lambda t, g: [MOCO, *opts('train_cfg.max_epoch=2')],
-     r"unexpected keyword argument 'max_epoch'"),
-    'cross-algorithm resume':
-    (lambda t, g: [CONFIGS['deepclusterv2'], '--resume',
-                   g['dir'] / 'epoch_1.pth', *opts(moco=False)],
-     r'epoch_1\.pth does not fit this model: \d+ keys missing '
-     r'\(prototypes.*; \d+ keys not in the model \(queue'),
-    'resume with another queue length':
-    (lambda t, g: [MOCO, '--resume', g['dir'] / 'epoch_1.pth',
-                   *opts('model.queue_len=128')],
-     r'does not fit this model: 1 keys of another shape \(queue '
-     r'\(128, 64\) in the checkpoint, \(128, 128\) in the model\)'),
-    'load_from another architecture':
-    (lambda t, g: [MOCO, *opts(f'load_from={g["dir"] / "epoch_1.pth"}',
-                               'model.backbone.depth=34')],
-     r'does not fit the backbone \(backbone\.\*\): \d+ keys missing '
-     r'\(backbone\.layer1\.2\.'),
+    'mistyped loop key': (lambda t, g: [MOCO, *opts('train_cfg.max_epoch=2')],
+                          r"unexpected keyword argument 'max_epoch'"),
+    'cross-algorithm resume': (
+        lambda t, g: [
+            CONFIGS['deepclusterv2'], '--resume', g['dir'] / 'epoch_1.pth',
+            *opts(moco=False)
+        ], r'epoch_1\.pth does not fit this model: \d+ keys missing '
+        r'\(prototypes.*; \d+ keys not in the model \(queue'),
+    'resume with another queue length': (
+        lambda t, g: [
+            MOCO, '--resume', g['dir'] / 'epoch_1.pth', *opts(
+                'model.queue_len=128')
+        ], r'does not fit this model: 1 keys of another shape \(queue '
+        r'\(128, 64\) in the checkpoint, \(128, 128\) in the model\)'),
+    'load_from another architecture': (lambda t, g: [
+        MOCO, *opts(f'load_from={g["dir"] / "epoch_1.pth"}',
+                    'model.backbone.depth=34')
+    ], r'does not fit the backbone \(backbone\.\*\): \d+ keys missing '
+                                       r'\(backbone\.layer1\.2\.'),
     'truncated checkpoint (--resume)':
-    (lambda t, g: [MOCO, '--resume', truncated(t, g), *opts()],
+    (lambda t, g: [MOCO, '--resume',
+                   truncated(t, g), *opts()],
      r'cannot load checkpoint .*truncated\.pth: .*truncated, corrupt'),
     'truncated checkpoint (load_from)':
     (lambda t, g: [MOCO, *opts(f'load_from={truncated(t, g)}')],
      r'cannot load checkpoint .*truncated\.pth: .*truncated, corrupt'),
     'empty checkpoint':
-    (lambda t, g: [MOCO, '--resume', written(t, 'empty.pth', b''), *opts()],
+    (lambda t, g: [MOCO, '--resume',
+                   written(t, 'empty.pth', b''), *opts()],
      r'cannot load checkpoint .*empty\.pth'),
     'not a checkpoint':
-    (lambda t, g: [MOCO, '--resume', written(t, 'notes.pth', b'hello\n'),
-                   *opts()],
+    (lambda t, g:
+     [MOCO, '--resume',
+      written(t, 'notes.pth', b'hello\n'), *opts()],
      r'(cannot load|Refused to load) checkpoint .*notes\.pth'),
     'checkpoint of a list':
-    (lambda t, g: [MOCO, '--resume', saved(t, 'list.pth', [1, 2]), *opts()],
+    (lambda t, g: [MOCO, '--resume',
+                   saved(t, 'list.pth', [1, 2]), *opts()],
      r'list\.pth holds a list, not a dict'),
     'missing checkpoint':
     (lambda t, g: [MOCO, '--resume', t / 'none.pth', *opts()],
      r'checkpoint .*none\.pth does not exist'),
-    'checkpoint that runs code':
-    (lambda t, g: [MOCO, '--resume', saved(t, 'evil.pth', dict(
-        meta=SystemCall(f'echo pwned > {t / "pwned"}'))), *opts()],
-     r'evil\.pth: it needs the not-allow-listed global posix\.system'),
-    'resume inside an epoch with another batch size':
-    (lambda t, g: [MOCO, '--resume', g['dir'] / 'latest.pth',
-                   *opts('train_dataloader.batch_size=4')],
-     r'saved after 2 iterations of epoch 1 by 1 process\(es\) with 4 '
-     r'iterations per epoch; this run has 1 with 8'),
-    'one view given to MoCo':
-    (lambda t, g: [text_config(t, 'one_view.py', 'train_dataloader = dict('
-                   "dataset=dict(pipeline=[dict(type='MultiView', "
-                   "num_views=1, transforms=[_base_.view_pipeline]), "
-                   "dict(type='PackInputs')]))\n"), *opts()],
-     r'MoCoV2 needs 2 views of each image \(query and key\) but the '
-     r'pipeline gives 1'),
-    'corrupt image':
-    (lambda t, g: [folder_config(t, image_folder(t / 'images', {
-        '07.png': b'\x89PNG\r\n\x1a\n not an image'})), *opts()],
-     r'cannot load training sample 7 \(.*images/07\.png\)'),
+    'checkpoint that runs code': (lambda t, g: [
+        MOCO, '--resume',
+        saved(t, 'evil.pth',
+              dict(meta=SystemCall(f'echo pwned > {t / "pwned"}'))), *opts()
+    ], r'evil\.pth: it needs the not-allow-listed global posix\.system'),
+    'resume inside an epoch with another batch size': (
+        lambda t, g: [
+            MOCO, '--resume', g['dir'] / 'latest.pth', *opts(
+                'train_dataloader.batch_size=4')
+        ], r'saved after 2 iterations of epoch 1 by 1 process\(es\) with 4 '
+        r'iterations per epoch; this run has 1 with 8'),
+    'one view given to MoCo': (lambda t, g: [
+        text_config(
+            t, 'one_view.py', 'train_dataloader = dict('
+            "dataset=dict(pipeline=[dict(type='MultiView', "
+            "num_views=1, transforms=[_base_.view_pipeline]), "
+            "dict(type='PackInputs')]))\n"), *opts()
+    ], r'MoCoV2 needs 2 views per image \(query and key\), got 1; use '
+                               r'MultiView\(num_views=2\)'),
+    'corrupt image': (lambda t, g: [
+        folder_config(
+            t,
+            image_folder(t / 'images', {
+                '07.png': b'\x89PNG\r\n\x1a\n not an image'
+            })), *opts()
+    ], r'cannot load training sample 7 \(.*images/07\.png\)'),
     'empty image':
-    (lambda t, g: [folder_config(t, image_folder(t / 'images', {
-        '03.png': b''})), *opts()],
+    (lambda t, g:
+     [folder_config(t, image_folder(t / 'images', {'03.png': b''})), *opts()],
      r'cannot load training sample 3 \(.*images/03\.png\)'),
     'missing image folder':
     (lambda t, g: [folder_config(t, t / 'no_images'), *opts()],
      r'data_prefix .*no_images does not exist'),
     'work dir is a file':
-    (lambda t, g: [MOCO, '--work-dir', written(t, 'file', b''), *opts()],
+    (lambda t, g: [MOCO, '--work-dir',
+                   written(t, 'file', b''), *opts()],
      r'work dir .*file is a file, not a folder'),
     'work dir cannot be written to':
-    (lambda t, g: [MOCO, '--work-dir', unwritable(t), *opts()],
+    (lambda t, g: [MOCO, '--work-dir',
+                   unwritable(t), *opts()],
      r'work dir .* cannot be written to'),
     'data set smaller than a batch':
     (lambda t, g: [MOCO, *opts('train_dataloader.batch_size=64')],
@@ -767,8 +790,7 @@ def test_second_run_into_a_work_dir_is_refused(good: dict, tmp_path: Path,
     work = tmp_path / 'work'
     copy_of_good(good, work)
     holder = subprocess.Popen([
-        sys.executable, '-c',
-        'import sys, time\n'
+        sys.executable, '-c', 'import sys, time\n'
         'from hexa_mm.engine.work_dir import lock_work_dir\n'
         'lock_work_dir(sys.argv[1])\n'
         'print("locked", flush=True)\n'

@@ -46,7 +46,10 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def measure(model, loader, knn_cfg: dict, args: argparse.Namespace,
+def measure(model,
+            loader,
+            knn_cfg: dict,
+            args: argparse.Namespace,
             pixels: bool = False) -> dict:
     """kNN top-1 and few-shot accuracy of one representation.
 

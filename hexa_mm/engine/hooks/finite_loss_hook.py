@@ -47,8 +47,8 @@ class FiniteLossHook(Hook):
             outputs (dict, optional): The logged losses.
         """
         losses = {
-            name: float(value.detach()) if torch.is_tensor(value) else
-            float(value)
+            name:
+            float(value.detach()) if torch.is_tensor(value) else float(value)
             for name, value in (outputs or {}).items() if 'loss' in name
         }
         bad = {

@@ -108,8 +108,9 @@ class SafeCheckpointHook(CheckpointHook):
         if self._latest_decided is not None and \
                 self._latest_decided[0] == runner.iter:
             return self._latest_decided[1]
-        due = (self.latest_interval is not None
-               and self.every_n_train_iters(runner, self.latest_interval))
+        due = (
+            self.latest_interval is not None
+            and self.every_n_train_iters(runner, self.latest_interval))
         if self.latest_minutes is not None:
             elapsed = time.monotonic() - self._last_save
             late = torch.tensor([int(elapsed >= 60 * self.latest_minutes)])
@@ -117,9 +118,10 @@ class SafeCheckpointHook(CheckpointHook):
                 broadcast(late, src=0)
             due = due or bool(late.item())
         end_of_epoch = (runner.iter + 1) % len(runner.train_dataloader) == 0
-        if self.numbered_due(runner, False) or (
-                end_of_epoch and self.numbered_due(runner, True)):
-            due = False
+        # no latest save where a numbered checkpoint is saved anyway
+        after_iter = self.numbered_due(runner, False)
+        after_epoch = end_of_epoch and self.numbered_due(runner, True)
+        due = due and not (after_iter or after_epoch)
         self._latest_decided = (runner.iter, due)
         return due
 
@@ -190,8 +192,7 @@ class SafeCheckpointHook(CheckpointHook):
             elif self.file_backend.isdir(path):
                 self.file_backend.rmtree(path)
 
-    def _save(self, runner, filename: str, meta: dict,
-              by_epoch: bool) -> None:
+    def _save(self, runner, filename: str, meta: dict, by_epoch: bool) -> None:
         """Save a checkpoint, then point ``last_checkpoint`` at it.
 
         Args:
