@@ -110,8 +110,9 @@ class HexaRunner(Runner):
         self._lock_work_dir()
 
     def _lock_work_dir(self) -> None:
-        """Lock the work dir for this run (process 0 takes the lock; every
-        process learns whether it got it).
+        """Lock the work dir for this run, if this process does not hold it
+        yet (process 0 takes the lock; every process learns whether it got
+        it).
 
         Raises:
             ConfigError: If another run holds it.
@@ -128,33 +129,36 @@ class HexaRunner(Runner):
             raise ConfigError(outcome[0])
 
     def train(self) -> nn.Module:
-        """Train (see mmengine); release the work dir at the end.
+        """Train (see mmengine), holding the work dir.
 
         Returns:
             nn.Module: The model after training.
         """
+        self._lock_work_dir()
         try:
             return super().train()
         finally:
             unlock_work_dir(self.work_dir)
 
     def val(self) -> dict:
-        """Validate (see mmengine); release the work dir at the end.
+        """Validate (see mmengine), holding the work dir.
 
         Returns:
             dict: The metrics.
         """
+        self._lock_work_dir()
         try:
             return super().val()
         finally:
             unlock_work_dir(self.work_dir)
 
     def test(self) -> dict:
-        """Test (see mmengine); release the work dir at the end.
+        """Test (see mmengine), holding the work dir.
 
         Returns:
             dict: The metrics.
         """
+        self._lock_work_dir()
         try:
             return super().test()
         finally:
