@@ -516,7 +516,7 @@ def test_mmengine_loaders_go_through_the_weights_only_one(
     assert not marker.exists()
 
 
-# --- bad inputs: one line, exit 2, nothing lost --------------------------------
+# --- bad inputs: one line, exit 2, nothing lost ------------------------------
 
 
 @pytest.fixture(scope='module')
@@ -636,8 +636,10 @@ MOCO = CONFIGS['mocov2']
 # name: (tools/train.py's arguments, given the test's folder and the good
 # work dir; what the error line says). The work dir is the good one's copy
 # unless --work-dir is given.
+# yapf: disable
 BAD_INPUTS: Dict[str, Tuple[Callable, str]] = {
-    'missing config': (lambda t, g: [t / 'nope.py'], r'nope\.py'),
+    'missing config':
+    (lambda t, g: [t / 'nope.py'], r'nope\.py'),
     'config syntax error':
     (lambda t, g: [written(t, 'bad.py', b'model = dict(\n')],
      r"config .*bad\.py has a syntax error: '\(' was never closed "
@@ -645,97 +647,90 @@ BAD_INPUTS: Dict[str, Tuple[Callable, str]] = {
     'unknown model type':
     (lambda t, g: [MOCO, *opts('model.type=MoCoV9')],
      r'unknown type: MoCoV9 is not in the hexa_mm::model registry'),
-    'unknown hook type': (lambda t, g: [
-        text_config(t, 'hook.py', "custom_hooks = "
-                    "[dict(type='NoSuchHook')]\n"), *opts()
-    ], r'unknown type: NoSuchHook is not in the .*hook registry'),
-    'mistyped model key': (lambda t, g: [MOCO, *opts('model.queu_len=64')],
-                           r"unexpected keyword argument 'queu_len'"),
+    'unknown hook type':
+    (lambda t, g: [text_config(t, 'hook.py', "custom_hooks = "
+                               "[dict(type='NoSuchHook')]\n"), *opts()],
+     r'unknown type: NoSuchHook is not in the .*hook registry'),
+    'mistyped model key':
+    (lambda t, g: [MOCO, *opts('model.queu_len=64')],
+     r"unexpected keyword argument 'queu_len'"),
     'mistyped top-level key':
     (lambda t, g: [MOCO, *opts('optim_wraper.optimizer.lr=0.1')],
      r"no top-level key 'optim_wraper' \(did you mean optim_wrapper\?\)"),
-    'mistyped loop key': (lambda t, g: [MOCO, *opts('train_cfg.max_epoch=2')],
-                          r"unexpected keyword argument 'max_epoch'"),
-    'cross-algorithm resume': (
-        lambda t, g: [
-            CONFIGS['deepclusterv2'], '--resume', g['dir'] / 'epoch_1.pth',
-            *opts(moco=False)
-        ], r'epoch_1\.pth does not fit this model: \d+ keys missing '
-        r'\(prototypes.*; \d+ keys not in the model \(queue'),
-    'resume with another queue length': (
-        lambda t, g: [
-            MOCO, '--resume', g['dir'] / 'epoch_1.pth', *opts(
-                'model.queue_len=128')
-        ], r'does not fit this model: 1 keys of another shape \(queue '
-        r'\(128, 64\) in the checkpoint, \(128, 128\) in the model\)'),
-    'load_from another architecture': (lambda t, g: [
-        MOCO, *opts(f'load_from={g["dir"] / "epoch_1.pth"}',
-                    'model.backbone.depth=34')
-    ], r'does not fit the backbone \(backbone\.\*\): \d+ keys missing '
-                                       r'\(backbone\.layer1\.2\.'),
+    'mistyped loop key':
+    (lambda t, g: [MOCO, *opts('train_cfg.max_epoch=2')],
+     r"unexpected keyword argument 'max_epoch'"),
+    'cross-algorithm resume':
+    (lambda t, g: [CONFIGS['deepclusterv2'], '--resume',
+                   g['dir'] / 'epoch_1.pth', *opts(moco=False)],
+     r'epoch_1\.pth does not fit this model: \d+ keys missing '
+     r'\(prototypes.*; \d+ keys not in the model \(queue'),
+    'resume with another queue length':
+    (lambda t, g: [MOCO, '--resume', g['dir'] / 'epoch_1.pth',
+                   *opts('model.queue_len=128')],
+     r'does not fit this model: 1 keys of another shape \(queue '
+     r'\(128, 64\) in the checkpoint, \(128, 128\) in the model\)'),
+    'load_from another architecture':
+    (lambda t, g: [MOCO, *opts(f'load_from={g["dir"] / "epoch_1.pth"}',
+                               'model.backbone.depth=34')],
+     r'does not fit the backbone \(backbone\.\*\): \d+ keys missing '
+     r'\(backbone\.layer1\.2\.'),
     'truncated checkpoint (--resume)':
-    (lambda t, g: [MOCO, '--resume',
-                   truncated(t, g), *opts()],
+    (lambda t, g: [MOCO, '--resume', truncated(t, g), *opts()],
      r'cannot load checkpoint .*truncated\.pth: .*truncated, corrupt'),
     'truncated checkpoint (load_from)':
     (lambda t, g: [MOCO, *opts(f'load_from={truncated(t, g)}')],
      r'cannot load checkpoint .*truncated\.pth: .*truncated, corrupt'),
     'empty checkpoint':
-    (lambda t, g: [MOCO, '--resume',
-                   written(t, 'empty.pth', b''), *opts()],
+    (lambda t, g: [MOCO, '--resume', written(t, 'empty.pth', b''), *opts()],
      r'cannot load checkpoint .*empty\.pth'),
     'not a checkpoint':
-    (lambda t, g:
-     [MOCO, '--resume',
-      written(t, 'notes.pth', b'hello\n'), *opts()],
+    (lambda t, g: [MOCO, '--resume', written(t, 'notes.pth', b'hello\n'),
+                   *opts()],
      r'(cannot load|Refused to load) checkpoint .*notes\.pth'),
     'checkpoint of a list':
-    (lambda t, g: [MOCO, '--resume',
-                   saved(t, 'list.pth', [1, 2]), *opts()],
+    (lambda t, g: [MOCO, '--resume', saved(t, 'list.pth', [1, 2]), *opts()],
      r'list\.pth holds a list, not a dict'),
     'missing checkpoint':
     (lambda t, g: [MOCO, '--resume', t / 'none.pth', *opts()],
      r'checkpoint .*none\.pth does not exist'),
-    'checkpoint that runs code': (lambda t, g: [
-        MOCO, '--resume',
-        saved(t, 'evil.pth',
-              dict(meta=SystemCall(f'echo pwned > {t / "pwned"}'))), *opts()
-    ], r'evil\.pth: it needs the not-allow-listed global posix\.system'),
-    'resume inside an epoch with another batch size': (
-        lambda t, g: [
-            MOCO, '--resume', g['dir'] / 'latest.pth', *opts(
-                'train_dataloader.batch_size=4')
-        ], r'saved after 2 iterations of epoch 1 by 1 process\(es\) with 4 '
-        r'iterations per epoch; this run has 1 with 8'),
-    'one view given to MoCo': (lambda t, g: [
-        text_config(
-            t, 'one_view.py', 'train_dataloader = dict('
-            "dataset=dict(pipeline=[dict(type='MultiView', "
-            "num_views=1, transforms=[_base_.view_pipeline]), "
-            "dict(type='PackInputs')]))\n"), *opts()
-    ], r'MoCoV2 needs 2 views per image \(query and key\), got 1; use '
-                               r'MultiView\(num_views=2\)'),
-    'corrupt image': (lambda t, g: [
-        folder_config(
-            t,
-            image_folder(t / 'images', {
-                '07.png': b'\x89PNG\r\n\x1a\n not an image'
-            })), *opts()
-    ], r'cannot load training sample 7 \(.*images/07\.png\)'),
+    'checkpoint that runs code':
+    (lambda t, g: [MOCO, '--resume', saved(t, 'evil.pth', dict(
+        meta=SystemCall(f'echo pwned > {t / "pwned"}'))), *opts()],
+     r'evil\.pth: it needs the not-allow-listed global posix\.system'),
+    'resume inside an epoch with another batch size':
+    (lambda t, g: [MOCO, '--resume', g['dir'] / 'latest.pth',
+                   *opts('train_dataloader.batch_size=4')],
+     r'saved after 2 iterations of epoch 1 by 1 process\(es\) with 4 '
+     r'iterations per epoch; this run has 1 with 8'),
+    'one view given to MoCo':
+    (lambda t, g: [text_config(t, 'one_view.py', 'train_dataloader = dict('
+                   "dataset=dict(pipeline=[dict(type='MultiView', "
+                   "num_views=1, transforms=[_base_.view_pipeline]), "
+                   "dict(type='PackInputs')]))\n"), *opts()],
+     r'MoCoV2 needs 2 views per image \(query and key\), got 1; use '
+     r'MultiView\(num_views=2\)'),
+    'corrupt image':
+    (lambda t, g: [folder_config(t, image_folder(t / 'images', {
+        '07.png': b'\x89PNG\r\n\x1a\n not an image'})), *opts()],
+     r'cannot load training sample 7 \(.*images/07\.png\)'),
+    'corrupt image in a data worker':
+    (lambda t, g: [folder_config(t, image_folder(t / 'images', {
+        '07.png': b'\x89PNG\r\n\x1a\n not an image'})),
+                   *opts('train_dataloader.num_workers=2')],
+     r'^error: cannot load training sample 7 \(.*images/07\.png\)'),
     'empty image':
-    (lambda t, g:
-     [folder_config(t, image_folder(t / 'images', {'03.png': b''})), *opts()],
+    (lambda t, g: [folder_config(t, image_folder(t / 'images', {
+        '03.png': b''})), *opts()],
      r'cannot load training sample 3 \(.*images/03\.png\)'),
     'missing image folder':
     (lambda t, g: [folder_config(t, t / 'no_images'), *opts()],
      r'data_prefix .*no_images does not exist'),
     'work dir is a file':
-    (lambda t, g: [MOCO, '--work-dir',
-                   written(t, 'file', b''), *opts()],
+    (lambda t, g: [MOCO, '--work-dir', written(t, 'file', b''), *opts()],
      r'work dir .*file is a file, not a folder'),
     'work dir cannot be written to':
-    (lambda t, g: [MOCO, '--work-dir',
-                   unwritable(t), *opts()],
+    (lambda t, g: [MOCO, '--work-dir', unwritable(t), *opts()],
      r'work dir .* cannot be written to'),
     'data set smaller than a batch':
     (lambda t, g: [MOCO, *opts('train_dataloader.batch_size=64')],
@@ -748,6 +743,7 @@ BAD_INPUTS: Dict[str, Tuple[Callable, str]] = {
     (lambda t, g: [MOCO, *opts('model.queue_len=60')],
      r'queue_len=60 is not a multiple of the global batch size 8'),
 }
+# yapf: enable
 
 
 @pytest.mark.parametrize('case', list(BAD_INPUTS))
@@ -852,3 +848,21 @@ def test_auto_resume_without_a_pointer_takes_the_newest_checkpoint(
     assert 'Resuming inside epoch 1: its first 2 batches' in output
     assert 'Epoch(train) [1][3/4]' in output
     assert 'Epoch(train) [1][2/4]' not in output
+
+
+def test_data_workers_change_nothing(tmp_path: Path, monkeypatch,
+                                     capsys) -> None:
+    # each sample's augmentation is seeded from (seed, epoch, index): the
+    # same run with 2 persistent data workers ends with the same tensors
+    runs = {}
+    for workers in (0, 2):
+        work = tmp_path / f'workers{workers}'
+        code, output = run_tool(
+            monkeypatch, capsys, 'train.py', MOCO, '--work-dir', work,
+            *opts('train_cfg.max_epochs=2',
+                  f'train_dataloader.num_workers={workers}',
+                  f'train_dataloader.persistent_workers={workers > 0}',
+                  'default_hooks.checkpoint.interval=2'))
+        assert code == 0, output[-3000:]
+        runs[workers] = work / 'epoch_2.pth'
+    assert '/loop_state/rng/0/torch' in assert_same_run(runs[2], runs[0])
