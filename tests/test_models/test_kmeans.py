@@ -10,6 +10,7 @@ import torch.multiprocessing as mp
 import torch.nn.functional as F
 
 from hexa_mm.models.utils import assignment_table, spherical_kmeans
+from hexa_mm.models.utils.kmeans import CPU_BLOCK, MIN_BLOCKS, ChunkArgmax
 from hexa_mm.utils import ConfigError
 
 
@@ -35,7 +36,11 @@ def blobs(num: int = 90,
         directions[which] + 0.3 * torch.randn(num, dim, generator=gen), dim=1)
 
 
-def plain_kmeans(x: torch.Tensor, k: int, iters: int, seed: int):
+def plain_kmeans(x: torch.Tensor,
+                 k: int,
+                 iters: int,
+                 seed: int,
+                 mean_dtype: torch.dtype = torch.float32):
     """Spherical k-means as the reference implementation states it.
 
     Args:
@@ -43,6 +48,8 @@ def plain_kmeans(x: torch.Tensor, k: int, iters: int, seed: int):
         k (int): Clusters.
         iters (int): Iterations.
         seed (int): Seed of the draw of the initial rows.
+        mean_dtype (torch.dtype): Dtype in which the cluster means are
+            taken and normalised.
 
     Returns:
         tuple: Centroids (k, D) and assignments (N, ).
@@ -55,8 +62,8 @@ def plain_kmeans(x: torch.Tensor, k: int, iters: int, seed: int):
         for c in range(k):
             members = x[assign == c]
             if len(members):  # an empty cluster keeps its centroid
-                centroids[c] = members.mean(dim=0)
-        centroids = F.normalize(centroids, dim=1)
+                centroids[c] = F.normalize(
+                    members.to(mean_dtype).mean(dim=0), dim=0)
     return centroids, (x @ centroids.t()).max(dim=1)[1]
 
 
@@ -69,6 +76,45 @@ def test_matches_plain_restatement(k: int, seed: int) -> None:
     assert torch.equal(result.assignments, assign)
     assert torch.equal(result.counts, torch.bincount(assign, minlength=k))
     assert result.num_empty == int((result.counts == 0).sum())
+
+
+def test_matches_plain_restatement_with_blocked_argmax() -> None:
+    # enough clusters for the blocked CPU argmax of the E step
+    k = MIN_BLOCKS * CPU_BLOCK + 37
+    x = blobs(num=3 * k, dim=16, centres=40, seed=6)
+    result = spherical_kmeans(x, k, num_iters=10, seed=1)
+    # the same float64 means as the M step: only the E step is compared
+    centroids, assign = plain_kmeans(x, k, 10, 1, mean_dtype=torch.float64)
+    assert torch.equal(result.assignments, assign)
+    assert torch.allclose(result.centroids, centroids, rtol=0, atol=1e-6)
+
+
+def test_chunk_argmax_is_the_first_maximum() -> None:
+    # small integers: every score is exact, so ties are real ties
+    gen = torch.Generator().manual_seed(0)
+    block = 16
+    k = MIN_BLOCKS * block + 5  # 9 blocks, the last one padded
+    centroids = torch.randint(-2, 3, (k, 6), generator=gen).float()
+    centroids[:, 0] = torch.randint(1, 3, (k, ), generator=gen).float()
+    centroids[100] = centroids[3]  # a tie across blocks
+    centroids[20] = centroids[17]  # a tie inside a block
+    centroids[131] = centroids[40]  # a tie with the padded block
+    rows = torch.randint(-2, 3, (203, 6), generator=gen).float()
+    rows[:3] = centroids[[3, 17, 40]]
+    rows[3] = torch.tensor([-1., 0, 0, 0, 0, 0])  # every score < 0
+    scores = rows @ centroids.t()
+    expected = torch.argmax(scores, dim=1)
+    argmax = ChunkArgmax(64, k, rows, block=block)
+    assert argmax.num_blocks == 9
+    got = torch.empty(203, dtype=torch.long)
+    for start in range(0, 203, 64):  # the last chunk is partial
+        argmax(rows[start:start + 64], centroids, got[start:start + 64])
+    assert torch.equal(got, expected)
+    # the data hold ties that span blocks, and rows with no positive score
+    top = scores == scores.max(dim=1, keepdim=True).values
+    assert any((torch.nonzero(t).squeeze(1) // block).unique().numel() > 1
+               for t in top)
+    assert bool((scores.max(dim=1).values < 0).any())
 
 
 def test_empty_cluster_keeps_its_centroid() -> None:

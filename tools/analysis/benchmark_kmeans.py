@@ -3,31 +3,42 @@
 One clustering is what ``DeepClusterHook`` runs at each epoch start:
 ``spherical_kmeans`` of a memory bank of N unit rows of dimension D for each
 of H prototype sets of K centroids, ``iters`` iterations each. Its floor is
-the matrix products alone, ``H * N * K * D * 2 * iters`` FLOP, at the GEMM
-rate this run measures (the best of the full product ``(N, D) @ (D, K)`` and
-of the chunked one k-means uses). The script prints both times, their ratio
-(goal: at most 1.3), where the time beyond the floor goes (the extra final E
-step, the argmax of the scores, the M step) and the peak memory of the
-clustering.
+the matrix products alone, ``H * N * K * D * 2 * iters`` FLOP, at the best
+GEMM rate this run measures (the full product ``(N, D) @ (D, K)``, and the
+chunked one at the old default of 4096 rows and at the chunk size k-means
+uses). The script prints both times, their ratio (goal: at most 1.3) and its
+parts, measured apart: the ``iters + 1`` chunked products (k-means ends with
+an E step for the final centroids, as the reference does), the argmax of
+their scores, the M step and the rest. It checks that the assignments are
+those of a plain ``torch.argmax`` over the final centroids' scores, and
+prints the peak memory of the clustering. ``--sweep`` times one E step at
+other chunk sizes (how the default was chosen).
 
 On the CPU, times are the CPU time of this process, so that other jobs on
-the machine do not skew the ratio (run it with one thread); on a GPU they are
-wall-clock times.
+the machine skew the ratio less (run it with one thread); on a GPU they are
+wall-clock times. Every time is the best of ``--repeats`` runs.
 
 Usage::
 
     OMP_NUM_THREADS=1 python tools/analysis/benchmark_kmeans.py
-    python tools/analysis/benchmark_kmeans.py --device cuda
+    OMP_NUM_THREADS=1 python tools/analysis/benchmark_kmeans.py \\
+        --sweep 256,512,1024,4096
+    python tools/analysis/benchmark_kmeans.py --device cuda \\
+        --num-samples 1281167
 """
 import argparse
 import re
 import time
-from typing import Callable
+from typing import Callable, List
 
 import torch
 import torch.nn.functional as F
 
 from hexa_mm.models.utils import spherical_kmeans
+from hexa_mm.models.utils.kmeans import (ChunkArgmax, _update,
+                                         default_chunk_size)
+
+OLD_CHUNK = 4096
 
 
 def parse_args() -> argparse.Namespace:
@@ -42,13 +53,22 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--clusters', type=int, default=3000)
     parser.add_argument('--sets', type=int, default=3)
     parser.add_argument('--iters', type=int, default=10)
-    parser.add_argument('--chunk-size', type=int, default=4096)
+    parser.add_argument(
+        '--chunk-size',
+        type=int,
+        default=None,
+        help='rows scored at a time (default: k-means\' own default)')
     parser.add_argument('--device', default='cpu')
     parser.add_argument(
-        '--gemm-repeats',
+        '--repeats',
         type=int,
         default=3,
-        help='timed repeats of each GEMM (the best counts)')
+        help='runs of each timed part; the best counts (default: 3)')
+    parser.add_argument(
+        '--sweep',
+        type=lambda s: [int(v) for v in s.split(',')],
+        default=[],
+        help='comma-separated chunk sizes at which to time one E step')
     return parser.parse_args()
 
 
@@ -62,23 +82,28 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def timed(fn: Callable[[], object], device: torch.device) -> float:
-    """Seconds one call of ``fn`` takes: CPU time of this process on the
-    CPU, wall-clock time on a GPU.
+def best_time(fn: Callable[[], object], device: torch.device,
+              repeats: int) -> float:
+    """Seconds one call of ``fn`` takes, the best of ``repeats``: CPU time
+    of this process on the CPU, wall-clock time on a GPU.
 
     Args:
         fn (Callable): The work.
         device (torch.device): Where it runs.
+        repeats (int): Timed calls.
 
     Returns:
         float: Seconds.
     """
     clock = time.perf_counter if device.type == 'cuda' else time.process_time
-    synchronize(device)
-    start = clock()
-    fn()
-    synchronize(device)
-    return clock() - start
+    best = float('inf')
+    for _ in range(repeats):
+        synchronize(device)
+        start = clock()
+        fn()
+        synchronize(device)
+        best = min(best, clock() - start)
+    return best
 
 
 def rss_mib(field: str) -> float:
@@ -95,95 +120,149 @@ def rss_mib(field: str) -> float:
     return int(kib) / 1024
 
 
+def reset_peak(device: torch.device) -> float:
+    """Restart the peak-memory count at the current use.
+
+    Args:
+        device (torch.device): The device.
+
+    Returns:
+        float: The current use, MiB.
+    """
+    if device.type == 'cuda':
+        torch.cuda.reset_peak_memory_stats(device)
+        return torch.cuda.memory_allocated(device) / 2**20
+    # reset the peak (VmHWM) to the current resident size
+    with open('/proc/self/clear_refs', 'w') as f:
+        f.write('5')
+    return rss_mib('VmRSS')
+
+
+def peak(device: torch.device) -> float:
+    """The peak memory use since :func:`reset_peak`.
+
+    Args:
+        device (torch.device): The device.
+
+    Returns:
+        float: MiB.
+    """
+    if device.type == 'cuda':
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return rss_mib('VmHWM')
+
+
+def passes(bank: torch.Tensor, centroids: torch.Tensor, chunk: int,
+           device: torch.device, repeats: int) -> List[float]:
+    """One pass of chunked products over the bank, without and with the
+    argmax of k-means' E step.
+
+    Args:
+        bank (torch.Tensor): The rows, (N, D).
+        centroids (torch.Tensor): Centroids, (K, D).
+        chunk (int): Rows at a time.
+        device (torch.device): Where they are.
+        repeats (int): Timed runs.
+
+    Returns:
+        list[float]: Seconds of the products alone and of the E step.
+    """
+    n, k = bank.shape[0], centroids.shape[0]
+    argmax = ChunkArgmax(min(chunk, n), k, bank)
+    scores = argmax.scores[:, :k]
+    out = torch.empty(n, dtype=torch.long, device=device)
+
+    def products() -> None:
+        for start in range(0, n, chunk):
+            rows = bank[start:start + chunk]
+            torch.mm(rows, centroids.t(), out=scores[:rows.shape[0]])
+
+    def e_step() -> None:
+        for start in range(0, n, chunk):
+            argmax(bank[start:start + chunk], centroids,
+                   out[start:start + chunk])
+
+    return [best_time(fn, device, repeats) for fn in (products, e_step)]
+
+
 def main() -> None:
     """Run the benchmark and print its figures."""
     args = parse_args()
     device = torch.device(args.device)
     n, d, k = args.num_samples, args.dim, args.clusters
+    chunk = args.chunk_size or default_chunk_size(k, device)
     gen = torch.Generator().manual_seed(0)
     bank = F.normalize(torch.randn(n, d, generator=gen), dim=1).to(device)
 
     # warm-up (kernels, allocator) on a tenth of the bank
-    spherical_kmeans(
-        bank[:n // 10], min(k, n // 10), 1, chunk_size=args.chunk_size)
-    if device.type == 'cuda':
-        torch.cuda.reset_peak_memory_stats(device)
-        before = torch.cuda.memory_allocated(device) / 2**20
-    else:
-        # reset the peak (VmHWM) to the current resident size
-        with open('/proc/self/clear_refs', 'w') as f:
-            f.write('5')
-        before = rss_mib('VmRSS')
-    empty = []
+    spherical_kmeans(bank[:n // 10], min(k, n // 10), 1, chunk_size=chunk)
+    before = reset_peak(device)
+    results = []
 
     def cluster() -> None:
+        results.clear()
         for h in range(args.sets):
-            result = spherical_kmeans(
-                bank, k, args.iters, seed=h, chunk_size=args.chunk_size)
-            empty.append(result.num_empty)
+            results.append(
+                spherical_kmeans(bank, k, args.iters, seed=h,
+                                 chunk_size=chunk))
 
-    kmeans_s = timed(cluster, device)
-    if device.type == 'cuda':
-        peak = torch.cuda.max_memory_allocated(device) / 2**20 - before
-    else:
-        peak = rss_mib('VmHWM') - before
+    kmeans_s = best_time(cluster, device, args.repeats)
+    peak_mib = peak(device) - before
 
-    centroids = bank[torch.randperm(n, generator=gen)[:k].to(device)]
-    full = torch.empty(n, k, device=device)
-    chunk = torch.empty(min(args.chunk_size, n), k, device=device)
-    labels = torch.randint(k, (n, ), generator=gen).to(device)
-    chunks = [(start, bank[start:start + args.chunk_size])
-              for start in range(0, n, args.chunk_size)]
-
-    def full_gemm() -> None:
-        torch.mm(bank, centroids.t(), out=full)
-
-    def chunked_gemm() -> None:
-        for _, rows in chunks:
-            torch.mm(rows, centroids.t(), out=chunk[:rows.shape[0]])
-
-    def argmax() -> None:
-        for _, rows in chunks:
-            torch.argmax(chunk[:rows.shape[0]], dim=1)
-
-    def m_step() -> None:
-        sums = torch.zeros(k, d, dtype=torch.float64, device=device)
-        for start, rows in chunks:
-            part = labels[start:start + rows.shape[0]]
-            sums.index_add_(0, part, rows.double())
-            torch.bincount(part, minlength=k)
-
-    def best(fn: Callable[[], None]) -> float:
-        fn()
-        return min(timed(fn, device) for _ in range(args.gemm_repeats))
-
+    plain_equal = all(
+        torch.equal(
+            r.assignments,
+            torch.cat([
+                torch.argmax(rows @ r.centroids.t(), dim=1)
+                for rows in bank.split(OLD_CHUNK)
+            ])) for r in results)
+    centroids = results[0].centroids
     flop = 2 * n * k * d
-    rates = {
-        name: flop / best(fn)
-        for name, fn in (('full', full_gemm), ('chunked', chunked_gemm))
-    }
+    full = torch.empty(n, k, device=device)
+    rates = dict(
+        full=flop / best_time(lambda: torch.mm(
+            bank, centroids.t(), out=full), device, args.repeats))
+    del full
+    sweep = {}
+    for size in sorted({chunk, OLD_CHUNK, *args.sweep}):
+        sweep[size] = passes(bank, centroids, size, device, args.repeats)
+        if size in (chunk, OLD_CHUNK):
+            rates[f'chunk {size}'] = flop / sweep[size][0]
     rate = max(rates.values())
-    floor_s = args.sets * args.iters * flop / rate
-    one_gemm_s = flop / rate
-    extra = dict(
-        final_e_step=args.sets * one_gemm_s,
-        argmax=args.sets * (args.iters + 1) * best(argmax),
-        m_step=args.sets * args.iters * best(m_step))
+    one_product = flop / rate
+    floor_s = args.sets * args.iters * one_product
+    products_s, e_step_s = sweep[chunk]
+    m_step_s = best_time(
+        lambda: _update(bank, results[0].assignments, centroids), device,
+        args.repeats)
+    parts = dict(
+        products=args.sets * (args.iters + 1) * products_s,
+        argmax=args.sets * (args.iters + 1) * (e_step_s - products_s),
+        m_step=args.sets * args.iters * m_step_s)
+    parts['rest'] = kmeans_s - sum(parts.values())
 
     unit = 'CPU s' if device.type == 'cpu' else 's'
     print(f'bank {n} x {d}, {args.sets} x {k} centroids, {args.iters} '
-          f'iterations, chunk {args.chunk_size}, device {device}, '
-          f'{torch.get_num_threads()} CPU threads')
-    print(f'GEMM rate: full {rates["full"] / 1e9:.1f} GFLOP/s, chunked '
-          f'{rates["chunked"] / 1e9:.1f} GFLOP/s')
+          f'iterations, chunk {chunk} rows, device {device}, '
+          f'{torch.get_num_threads()} CPU threads, best of {args.repeats}')
+    print('GEMM rate (GFLOP/s): ' +
+          ', '.join(f'{name} {value / 1e9:.1f}'
+                    for name, value in rates.items()))
     print(f'clustering: {kmeans_s:.2f} {unit}; matmul floor '
           f'({args.sets} x {args.iters} x 2NKD FLOP): {floor_s:.2f} {unit}; '
           f'ratio {kmeans_s / floor_s:.3f} (goal <= 1.3)')
-    print('beyond the floor, measured apart (fraction of the floor): ' +
+    print('parts (fraction of the floor): ' +
           ', '.join(f'{name} {value / floor_s:.3f}'
-                    for name, value in extra.items()))
-    print(f'peak memory of the clustering: {peak:.0f} MiB above the bank '
-          f'({n * d * 4 / 2**20:.0f} MiB); empty clusters per set: {empty}')
+                    for name, value in parts.items()))
+    print(f'peak memory of the clustering: {peak_mib:.0f} MiB above the bank '
+          f'({n * d * 4 / 2**20:.0f} MiB); empty clusters per set: '
+          f'{[r.num_empty for r in results]}; assignments equal a plain '
+          f'argmax of the final scores: {plain_equal}')
+    print('one E step by chunk size (fraction of one product at the floor '
+          'rate): rows, products alone, with the argmax')
+    for size, (products, e_step) in sweep.items():
+        print(f'  {size:>7} {products / one_product:6.3f} '
+              f'{e_step / one_product:6.3f}')
 
 
 if __name__ == '__main__':

@@ -30,7 +30,22 @@ from mmengine.dist import all_reduce, get_world_size
 
 from hexa_mm.utils import ConfigError
 
-__all__ = ['KMeansResult', 'spherical_kmeans', 'assignment_table']
+__all__ = [
+    'ChunkArgmax', 'KMeansResult', 'assignment_table', 'default_chunk_size',
+    'spherical_kmeans'
+]
+
+#: Columns per block of the CPU argmax (:class:`ChunkArgmax`), a multiple of
+#: the vector length so that ``amax`` over a block has no scalar tail.
+CPU_BLOCK = 128
+#: Fewest blocks for which the blocked CPU argmax pays.
+MIN_BLOCKS = 8
+#: Bytes of float32 scores per chunk on the CPU (measured best; in L3).
+CPU_SCORE_BYTES = 2**23
+#: Bytes of float32 scores per chunk elsewhere (GPU).
+GPU_SCORE_BYTES = 2**29
+#: Rows converted to float64 at a time by the M step.
+M_STEP_ROWS = 4096
 
 
 @dataclass
@@ -56,13 +71,32 @@ class KMeansResult:
         return int((self.counts == 0).sum())
 
 
+def default_chunk_size(num_clusters: int, device: torch.device) -> int:
+    """Rows :func:`spherical_kmeans` scores at a time by default.
+
+    On the CPU, a chunk's scores (``rows * num_clusters`` float32) should stay
+    in the core's cache while the E step reads them back: chosen by
+    measurement (``tools/analysis/benchmark_kmeans.py --chunk-sizes``). On a
+    GPU, chunks are large, so that few kernels are launched.
+
+    Args:
+        num_clusters (int): Number of clusters K.
+        device (torch.device): Where the rows are.
+
+    Returns:
+        int: Rows per chunk, at least 1.
+    """
+    budget = CPU_SCORE_BYTES if device.type == 'cpu' else GPU_SCORE_BYTES
+    return max(1, budget // (4 * num_clusters))
+
+
 def spherical_kmeans(x: torch.Tensor,
                      num_clusters: int,
                      num_iters: int = 10,
                      index: Optional[torch.Tensor] = None,
                      num_samples: Optional[int] = None,
                      seed: int = 0,
-                     chunk_size: int = 4096) -> KMeansResult:
+                     chunk_size: Optional[int] = None) -> KMeansResult:
     """Spherical k-means of unit rows, distributed over processes.
 
     ``num_iters`` iterations of an E step (each row to its most similar
@@ -70,7 +104,8 @@ def spherical_kmeans(x: torch.Tensor,
     normalised sum of its rows), then a final E step for the assignments:
     ``num_iters + 1`` matrix products of ``x`` with the centroids, computed
     ``chunk_size`` rows at a time so that the score matrix never exceeds
-    ``chunk_size * num_clusters`` entries.
+    ``chunk_size * num_clusters`` entries; each chunk's argmax is taken
+    while its scores are in cache (:class:`ChunkArgmax`).
 
     Args:
         x (torch.Tensor): This process's rows, (N, D), each of unit norm.
@@ -83,7 +118,8 @@ def spherical_kmeans(x: torch.Tensor,
             Defaults to ``N`` on one process; required when distributed.
         seed (int): Seed of the draw of the initial centroids; must be the
             same on every process. Defaults to 0.
-        chunk_size (int): Rows scored at a time. Defaults to 4096.
+        chunk_size (int, optional): Rows scored at a time. Defaults to
+            :func:`default_chunk_size`.
 
     Returns:
         KMeansResult: Centroids, local assignments and global cluster sizes.
@@ -94,6 +130,8 @@ def spherical_kmeans(x: torch.Tensor,
     if x.dim() != 2:
         raise ValueError(f'spherical_kmeans: x must be (N, D), got '
                          f'{tuple(x.shape)}.')
+    if chunk_size is None:
+        chunk_size = default_chunk_size(num_clusters, x.device)
     if num_clusters < 1 or num_iters < 0 or chunk_size < 1:
         raise ValueError(
             f'spherical_kmeans: num_clusters={num_clusters} and '
@@ -111,47 +149,105 @@ def spherical_kmeans(x: torch.Tensor,
     index = index.to(device=x.device, dtype=torch.long)
     centroids = _initial_centroids(x, index, num_samples, num_clusters, seed)
     assignments = torch.empty(x.shape[0], dtype=torch.long, device=x.device)
-    scores = x.new_empty(min(chunk_size, x.shape[0]), num_clusters)
-    dim = x.shape[1]
-    for _ in range(num_iters):
-        sums = torch.zeros(
-            num_clusters, dim, dtype=torch.float64, device=x.device)
-        counts = torch.zeros(num_clusters, dtype=torch.long, device=x.device)
+    argmax = ChunkArgmax(min(chunk_size, x.shape[0]), num_clusters, x)
+    for step in range(num_iters + 1):
         for start in range(0, x.shape[0], chunk_size):
-            rows = x[start:start + chunk_size]
-            assigned = _assign(rows, centroids, scores,
-                               assignments[start:start + chunk_size])
-            sums.index_add_(0, assigned, rows.double())
-            counts += torch.bincount(assigned, minlength=num_clusters)
-        # sums and counts in one tensor: a single all_reduce
-        acc = torch.cat([sums, counts[:, None].double()], dim=1)
-        all_reduce(acc)
-        updated = F.normalize(acc[:, :dim], dim=1).to(x.dtype)
-        centroids = torch.where(acc[:, dim:] > 0, updated, centroids)
-    for start in range(0, x.shape[0], chunk_size):
-        _assign(x[start:start + chunk_size], centroids, scores,
-                assignments[start:start + chunk_size])
+            argmax(x[start:start + chunk_size], centroids,
+                   assignments[start:start + chunk_size])
+        if step < num_iters:
+            centroids = _update(x, assignments, centroids)
     counts = torch.bincount(assignments, minlength=num_clusters)
     all_reduce(counts)
     return KMeansResult(centroids, assignments, counts)
 
 
-def _assign(rows: torch.Tensor, centroids: torch.Tensor, scores: torch.Tensor,
-            out: torch.Tensor) -> torch.Tensor:
-    """E step of a chunk: the most similar centroid of each row.
+class ChunkArgmax:
+    """The E step of a chunk of rows: the index of its most similar
+    centroid, the first one on a tie, as ``torch.argmax`` gives it.
+
+    PyTorch's CPU ``argmax`` is a scalar loop: over the scores of 128-d rows
+    it costs about a third of the matrix product that made them, while
+    ``amax`` is vectorised and costs a tenth of that. So on the CPU, when K
+    spans at least :data:`MIN_BLOCKS` blocks of ``block`` columns, the
+    scores go into a buffer whose rows are padded with ``-inf`` to whole
+    blocks, and the index comes in three steps: the maximum of every block
+    (``amax``), the first block that holds the row's maximum (``argmax``
+    over ``K / block`` values) and the first maximum in that block
+    (``argmax`` over one block). Otherwise (few clusters, GPU) it is
+    ``torch.argmax``.
 
     Args:
-        rows (torch.Tensor): A chunk of rows, (n, D).
-        centroids (torch.Tensor): Centroids, (K, D).
-        scores (torch.Tensor): Scratch space of at least n rows, (>=n, K).
-        out (torch.Tensor): Where the assignments go, (n, ), long.
+        chunk_size (int): Most rows per call.
+        num_clusters (int): Number of centroids K.
+        like (torch.Tensor): A tensor with the rows' dtype and device.
+        block (int): Columns per block on the CPU. Defaults to
+            :data:`CPU_BLOCK`.
+    """
+
+    def __init__(self,
+                 chunk_size: int,
+                 num_clusters: int,
+                 like: torch.Tensor,
+                 block: int = CPU_BLOCK) -> None:
+        self.num_clusters = num_clusters
+        blocked = (like.device.type == 'cpu'
+                   and num_clusters >= MIN_BLOCKS * block)
+        self.block = block if blocked else num_clusters
+        self.num_blocks = -(-num_clusters // self.block)
+        self.scores = like.new_full(
+            (chunk_size, self.num_blocks * self.block), float('-inf'))
+        self.block_max = like.new_empty(chunk_size, self.num_blocks)
+        self.rows = torch.arange(chunk_size, device=like.device)
+
+    def __call__(self, rows: torch.Tensor, centroids: torch.Tensor,
+                 out: torch.Tensor) -> torch.Tensor:
+        """Assign a chunk of rows.
+
+        Args:
+            rows (torch.Tensor): At most ``chunk_size`` rows, (n, D).
+            centroids (torch.Tensor): Centroids, (K, D).
+            out (torch.Tensor): Where the assignments go, (n, ), long.
+
+        Returns:
+            torch.Tensor: ``out``.
+        """
+        n = rows.shape[0]
+        scores = self.scores[:n]
+        torch.mm(rows, centroids.t(), out=scores[:, :self.num_clusters])
+        if self.num_blocks == 1:
+            return torch.argmax(scores, dim=1, out=out)
+        blocks = scores.view(n, self.num_blocks, self.block)
+        block_max = torch.amax(blocks, dim=2, out=self.block_max[:n])
+        first = torch.argmax(block_max, dim=1)
+        within = torch.argmax(blocks[self.rows[:n], first], dim=1)
+        return torch.add(within, first, alpha=self.block, out=out)
+
+
+def _update(x: torch.Tensor, assignments: torch.Tensor,
+            centroids: torch.Tensor) -> torch.Tensor:
+    """M step: every non-empty centroid to the normalised sum of its rows
+    over all processes, summed in float64 (so that the float32 result does
+    not depend on the order of the rows).
+
+    Args:
+        x (torch.Tensor): This process's rows, (N, D).
+        assignments (torch.Tensor): Their clusters, (N, ).
+        centroids (torch.Tensor): The current centroids, (K, D).
 
     Returns:
-        torch.Tensor: ``out``.
+        torch.Tensor: The new centroids, (K, D).
     """
-    part = scores[:rows.shape[0]]
-    torch.mm(rows, centroids.t(), out=part)
-    return torch.argmax(part, dim=1, out=out)
+    num_clusters, dim = centroids.shape
+    # sums and counts in one tensor: a single all_reduce
+    acc = torch.zeros(
+        num_clusters, dim + 1, dtype=torch.float64, device=x.device)
+    for start in range(0, x.shape[0], M_STEP_ROWS):
+        acc[:, :dim].index_add_(0, assignments[start:start + M_STEP_ROWS],
+                                x[start:start + M_STEP_ROWS].double())
+    acc[:, dim] = torch.bincount(assignments, minlength=num_clusters)
+    all_reduce(acc)
+    updated = F.normalize(acc[:, :dim], dim=1).to(x.dtype)
+    return torch.where(acc[:, dim:] > 0, updated, centroids)
 
 
 def _initial_centroids(x: torch.Tensor, index: torch.Tensor, num_samples: int,
