@@ -25,7 +25,7 @@ from typing import Dict, List
 
 import torch
 from mmengine.config import Config
-from mmengine.optim import OptimWrapper
+from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from mmpretrain.structures import DataSample
 
 from hexa_mm.registry import MODELS
@@ -97,26 +97,33 @@ def build_variants(cfg: Config) -> Dict[str, torch.nn.Module]:
     return models
 
 
-def time_steps(models: Dict[str, torch.nn.Module], data: dict, repeats: int,
-               warmup: int, device: str) -> Dict[str, Dict[str, List[float]]]:
-    """Run the variants in turn; time each train step.
+def time_steps(models: Dict[str, torch.nn.Module],
+               data: dict,
+               repeats: int,
+               warmup: int,
+               device: str,
+               amp: bool = False) -> Dict[str, Dict[str, List[float]]]:
+    """Run the models in turn; time each train step.
 
     Args:
         models (dict[str, nn.Module]): The models, by name.
         data (dict): One batch as the data loader gives it.
-        repeats (int): Timed steps per variant.
-        warmup (int): Untimed steps per variant.
+        repeats (int): Timed steps per model.
+        warmup (int): Untimed steps per model.
         device (str): The device.
+        amp (bool): Mixed precision (mmengine's ``AmpOptimWrapper``, CUDA
+            only). Defaults to False.
 
     Returns:
-        dict[str, dict[str, list[float]]]: Per variant, step times in seconds
+        dict[str, dict[str, list[float]]]: Per model, step times in seconds
         as ``wall`` and ``cpu`` (process) time.
     """
+    wrapper_type = AmpOptimWrapper if amp else OptimWrapper
     wrappers = {}
     for name, model in models.items():
         model.to(device).train()
-        wrappers[name] = OptimWrapper(
-            torch.optim.SGD(
+        wrappers[name] = wrapper_type(
+            optimizer=torch.optim.SGD(
                 model.parameters(), lr=0.03, momentum=0.9, weight_decay=1e-4))
     times = {name: dict(wall=[], cpu=[]) for name in models}
     for step in range(warmup + repeats):
@@ -133,6 +140,27 @@ def time_steps(models: Dict[str, torch.nn.Module], data: dict, repeats: int,
     return times
 
 
+def random_batch(batch: int, size: int, views: int = 2) -> dict:
+    """A batch of random images as the data loader gives it.
+
+    Args:
+        batch (int): Images.
+        size (int): Height and width in pixels.
+        views (int): Views per image. Defaults to 2.
+
+    Returns:
+        dict: ``inputs`` (one uint8 tensor per view) and ``data_samples``.
+    """
+    gen = torch.Generator().manual_seed(0)
+    return dict(
+        inputs=[
+            torch.randint(
+                0, 256, (batch, 3, size, size), generator=gen,
+                dtype=torch.uint8) for _ in range(views)
+        ],
+        data_samples=[DataSample() for _ in range(batch)])
+
+
 def main() -> int:
     """Build, time and print the step-time ratios.
 
@@ -144,16 +172,7 @@ def main() -> int:
     cfg = Config.fromfile(args.config)
     batch = args.batch or cfg.train_dataloader.batch_size
     models = build_variants(cfg)
-    gen = torch.Generator().manual_seed(0)
-    data = dict(
-        inputs=[
-            torch.randint(
-                0,
-                256, (batch, 3, args.size, args.size),
-                generator=gen,
-                dtype=torch.uint8) for _ in range(2)
-        ],
-        data_samples=[DataSample() for _ in range(batch)])
+    data = random_batch(batch, args.size)
     times = time_steps(models, data, args.repeats, args.warmup, args.device)
     clocks = ['wall'] if args.device.startswith('cuda') else ['wall', 'cpu']
     plain = {c: statistics.median(times['plain'][c]) for c in clocks}

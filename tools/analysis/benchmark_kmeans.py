@@ -29,7 +29,7 @@ Usage::
 import argparse
 import re
 import time
-from typing import Callable, List
+from typing import Callable, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -185,12 +185,35 @@ def passes(bank: torch.Tensor, centroids: torch.Tensor, chunk: int,
     return [best_time(fn, device, repeats) for fn in (products, e_step)]
 
 
-def main() -> None:
-    """Run the benchmark and print its figures."""
-    args = parse_args()
-    device = torch.device(args.device)
-    n, d, k = args.num_samples, args.dim, args.clusters
-    chunk = args.chunk_size or default_chunk_size(k, device)
+def measure(num_samples: int = 100_000,
+            dim: int = 128,
+            clusters: int = 3000,
+            sets: int = 3,
+            iters: int = 10,
+            chunk_size: Optional[int] = None,
+            device: str = 'cpu',
+            repeats: int = 3,
+            sweep: Sequence[int] = ()) -> dict:
+    """Time one clustering, its floor and its parts.
+
+    Args:
+        num_samples (int): Rows of the bank N. Defaults to 100 000.
+        dim (int): Their dimension D. Defaults to 128.
+        clusters (int): Centroids per set K. Defaults to 3000.
+        sets (int): Prototype sets H. Defaults to 3.
+        iters (int): k-means iterations. Defaults to 10.
+        chunk_size (int, optional): Rows scored at a time. Defaults to
+            k-means' own default.
+        device (str): The device. Defaults to ``'cpu'``.
+        repeats (int): Runs of each timed part. Defaults to 3.
+        sweep (Sequence[int]): Other chunk sizes at which to time an E step.
+
+    Returns:
+        dict: The figures :func:`report` prints.
+    """
+    device = torch.device(device)
+    n, d, k = num_samples, dim, clusters
+    chunk = chunk_size or default_chunk_size(k, device)
     gen = torch.Generator().manual_seed(0)
     bank = F.normalize(torch.randn(n, d, generator=gen), dim=1).to(device)
 
@@ -201,68 +224,104 @@ def main() -> None:
 
     def cluster() -> None:
         results.clear()
-        for h in range(args.sets):
+        for h in range(sets):
             results.append(
-                spherical_kmeans(bank, k, args.iters, seed=h,
-                                 chunk_size=chunk))
+                spherical_kmeans(bank, k, iters, seed=h, chunk_size=chunk))
 
-    kmeans_s = best_time(cluster, device, args.repeats)
+    kmeans_s = best_time(cluster, device, repeats)
     peak_mib = peak(device) - before
 
+    # the same chunks, so that the same products are compared
     plain_equal = all(
         torch.equal(
             r.assignments,
             torch.cat([
                 torch.argmax(rows @ r.centroids.t(), dim=1)
-                for rows in bank.split(OLD_CHUNK)
+                for rows in bank.split(chunk)
             ])) for r in results)
     centroids = results[0].centroids
     flop = 2 * n * k * d
     full = torch.empty(n, k, device=device)
-    rates = dict(
-        full=flop / best_time(lambda: torch.mm(
-            bank, centroids.t(), out=full), device, args.repeats))
+    rates = dict(full=flop / best_time(
+        lambda: torch.mm(bank, centroids.t(), out=full), device, repeats))
     del full
-    sweep = {}
-    for size in sorted({chunk, OLD_CHUNK, *args.sweep}):
-        sweep[size] = passes(bank, centroids, size, device, args.repeats)
+    sweeps = {}
+    for size in sorted({chunk, OLD_CHUNK, *sweep}):
+        sweeps[size] = passes(bank, centroids, size, device, repeats)
         if size in (chunk, OLD_CHUNK):
-            rates[f'chunk {size}'] = flop / sweep[size][0]
+            rates[f'chunk {size}'] = flop / sweeps[size][0]
     rate = max(rates.values())
-    one_product = flop / rate
-    floor_s = args.sets * args.iters * one_product
-    products_s, e_step_s = sweep[chunk]
+    floor_s = sets * iters * flop / rate
+    products_s, e_step_s = sweeps[chunk]
     m_step_s = best_time(
         lambda: _update(bank, results[0].assignments, centroids), device,
-        args.repeats)
+        repeats)
     parts = dict(
-        products=args.sets * (args.iters + 1) * products_s,
-        argmax=args.sets * (args.iters + 1) * (e_step_s - products_s),
-        m_step=args.sets * args.iters * m_step_s)
+        products=sets * (iters + 1) * products_s,
+        argmax=sets * (iters + 1) * (e_step_s - products_s),
+        m_step=sets * iters * m_step_s)
     parts['rest'] = kmeans_s - sum(parts.values())
+    return dict(
+        num_samples=n,
+        dim=d,
+        clusters=k,
+        sets=sets,
+        iters=iters,
+        chunk=chunk,
+        device=device,
+        repeats=repeats,
+        kmeans_s=kmeans_s,
+        floor_s=floor_s,
+        rate=rate,
+        rates=rates,
+        parts=parts,
+        peak_mib=peak_mib,
+        empty=[r.num_empty for r in results],
+        plain_equal=plain_equal,
+        sweep={
+            size: (p / (flop / rate), e / (flop / rate))
+            for size, (p, e) in sweeps.items()
+        })
 
-    unit = 'CPU s' if device.type == 'cpu' else 's'
-    print(f'bank {n} x {d}, {args.sets} x {k} centroids, {args.iters} '
-          f'iterations, chunk {chunk} rows, device {device}, '
-          f'{torch.get_num_threads()} CPU threads, best of {args.repeats}')
+
+def report(fig: dict) -> None:
+    """Print the figures of :func:`measure`.
+
+    Args:
+        fig (dict): The figures.
+    """
+    unit = 'CPU s' if fig['device'].type == 'cpu' else 's'
+    floor_s = fig['floor_s']
+    print(f'bank {fig["num_samples"]} x {fig["dim"]}, {fig["sets"]} x '
+          f'{fig["clusters"]} centroids, {fig["iters"]} iterations, chunk '
+          f'{fig["chunk"]} rows, device {fig["device"]}, '
+          f'{torch.get_num_threads()} CPU threads, best of {fig["repeats"]}')
     print('GEMM rate (GFLOP/s): ' +
           ', '.join(f'{name} {value / 1e9:.1f}'
-                    for name, value in rates.items()))
-    print(f'clustering: {kmeans_s:.2f} {unit}; matmul floor '
-          f'({args.sets} x {args.iters} x 2NKD FLOP): {floor_s:.2f} {unit}; '
-          f'ratio {kmeans_s / floor_s:.3f} (goal <= 1.3)')
+                    for name, value in fig['rates'].items()))
+    print(f'clustering: {fig["kmeans_s"]:.2f} {unit}; matmul floor '
+          f'({fig["sets"]} x {fig["iters"]} x 2NKD FLOP): {floor_s:.2f} '
+          f'{unit}; ratio {fig["kmeans_s"] / floor_s:.3f} (goal <= 1.3)')
     print('parts (fraction of the floor): ' +
           ', '.join(f'{name} {value / floor_s:.3f}'
-                    for name, value in parts.items()))
-    print(f'peak memory of the clustering: {peak_mib:.0f} MiB above the bank '
-          f'({n * d * 4 / 2**20:.0f} MiB); empty clusters per set: '
-          f'{[r.num_empty for r in results]}; assignments equal a plain '
-          f'argmax of the final scores: {plain_equal}')
+                    for name, value in fig['parts'].items()))
+    print(f'peak memory of the clustering: {fig["peak_mib"]:.0f} MiB above '
+          f'the bank ({fig["num_samples"] * fig["dim"] * 4 / 2**20:.0f} '
+          f'MiB); empty clusters per set: {fig["empty"]}; assignments equal '
+          f'a plain argmax of the final scores: {fig["plain_equal"]}')
     print('one E step by chunk size (fraction of one product at the floor '
           'rate): rows, products alone, with the argmax')
-    for size, (products, e_step) in sweep.items():
-        print(f'  {size:>7} {products / one_product:6.3f} '
-              f'{e_step / one_product:6.3f}')
+    for size, (products, e_step) in fig['sweep'].items():
+        print(f'  {size:>7} {products:6.3f} {e_step:6.3f}')
+
+
+def main() -> None:
+    """Run the benchmark and print its figures."""
+    args = parse_args()
+    report(
+        measure(args.num_samples, args.dim, args.clusters, args.sets,
+                args.iters, args.chunk_size, args.device, args.repeats,
+                args.sweep))
 
 
 if __name__ == '__main__':

@@ -2,22 +2,27 @@
 
     python tools/analysis/benchmark_mocov2_step.py [--depth 18] [--batch 32]
         [--size 64] [--repeats 10] [--warmup 3] [--queue 4096]
+        [--device cuda] [--amp]
 
 Both models get the same backbone, neck, weights, queue and inputs; a step
-is forward (loss) + backward + SGD update. The two are timed alternately in
-one process (warm-up first), and the medians are compared.
+is mmengine's ``train_step`` (data preprocessing, loss, backward, SGD update,
+momentum encoder), in fp32 or with ``--amp`` (``AmpOptimWrapper``, CUDA
+only). The two are timed alternately in one process (warm-up first), and
+the medians are compared; images/s counts images (each with 2 views) per
+second of wall-clock time.
 """
 import argparse
 import statistics
-import time
+from typing import Dict
 
 import torch
+from benchmark_hexa_step import random_batch, time_steps
 
 from hexa_mm.registry import MODELS
 from hexa_mm.utils import register_all_modules
 
 
-def build_pair(depth: int, queue: int) -> tuple:
+def build_pair(depth: int, queue: int) -> Dict[str, torch.nn.Module]:
     """hexa_mm's MoCoV2 and mmpretrain's MoCo with identical state.
 
     Args:
@@ -25,7 +30,7 @@ def build_pair(depth: int, queue: int) -> tuple:
         queue (int): Queue length.
 
     Returns:
-        tuple: (ours, reference).
+        dict[str, nn.Module]: ``hexa_mm`` and ``mmpretrain``.
     """
     width = 512 if depth < 50 else 2048
     backbone = dict(type='ResNet', depth=depth)
@@ -40,27 +45,41 @@ def build_pair(depth: int, queue: int) -> tuple:
                        loss=dict(type='CrossEntropyLoss'), temperature=0.2)))
     ref.load_state_dict(ours.state_dict(), strict=False)
     ref.queue.copy_(ours.queue)
-    return ours, ref
+    return dict(hexa_mm=ours, mmpretrain=ref)
 
 
-def step(model: torch.nn.Module, optim: torch.optim.Optimizer,
-         views: list) -> float:
-    """One timed training step.
+def measure(depth: int = 18,
+            batch: int = 32,
+            size: int = 64,
+            queue: int = 4096,
+            repeats: int = 10,
+            warmup: int = 3,
+            device: str = 'cpu',
+            amp: bool = False) -> Dict[str, float]:
+    """Median step times of both models.
 
     Args:
-        model (nn.Module): The algorithm.
-        optim (Optimizer): Its optimiser.
-        views (list[torch.Tensor]): The two views.
+        depth (int): ResNet depth. Defaults to 18.
+        batch (int): Images per step. Defaults to 32.
+        size (int): View size in pixels. Defaults to 64.
+        queue (int): Queue length. Defaults to 4096.
+        repeats (int): Timed steps per model. Defaults to 10.
+        warmup (int): Untimed steps per model. Defaults to 3.
+        device (str): The device. Defaults to ``'cpu'``.
+        amp (bool): Mixed precision. Defaults to False.
 
     Returns:
-        float: Seconds taken.
+        dict[str, float]: Median wall-clock seconds per step, by model.
     """
-    start = time.perf_counter()
-    loss = sum(model.loss(views, None).values())
-    optim.zero_grad()
-    loss.backward()
-    optim.step()
-    return time.perf_counter() - start
+    register_all_modules()
+    torch.manual_seed(0)
+    models = build_pair(depth, queue)
+    times = time_steps(models, random_batch(batch, size), repeats, warmup,
+                       device, amp)
+    return {
+        name: statistics.median(t['wall'])
+        for name, t in times.items()
+    }
 
 
 def main() -> None:
@@ -72,30 +91,18 @@ def main() -> None:
     parser.add_argument('--queue', type=int, default=4096)
     parser.add_argument('--repeats', type=int, default=10)
     parser.add_argument('--warmup', type=int, default=3)
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--amp', action='store_true')
     args = parser.parse_args()
-    register_all_modules()
-    torch.manual_seed(0)
-    ours, ref = build_pair(args.depth, args.queue)
-    models = dict(hexa_mm=ours, mmpretrain=ref)
-    optims = {
-        name: torch.optim.SGD(m.parameters(), lr=0.03, momentum=0.9)
-        for name, m in models.items()
-    }
-    views = [torch.randn(args.batch, 3, args.size, args.size)
-             for _ in range(2)]
-    times = {name: [] for name in models}
-    for i in range(args.warmup + args.repeats):
-        order = list(models) if i % 2 == 0 else list(reversed(models))
-        for name in order:
-            took = step(models[name], optims[name], views)
-            if i >= args.warmup:
-                times[name].append(took)
-    med = {name: statistics.median(t) for name, t in times.items()}
+    med = measure(args.depth, args.batch, args.size, args.queue, args.repeats,
+                  args.warmup, args.device, args.amp)
     print(f'ResNet-{args.depth}, batch {args.batch} x 2 views at '
-          f'{args.size} px, queue {args.queue}, {args.repeats} repeats '
-          f'after {args.warmup} warm-up, {torch.get_num_threads()} threads')
+          f'{args.size} px, queue {args.queue}, {args.device}'
+          f'{" amp" if args.amp else ""}, {args.repeats} repeats after '
+          f'{args.warmup} warm-up, {torch.get_num_threads()} threads')
     for name, value in med.items():
-        print(f'  {name:<10} median step {value * 1000:8.1f} ms')
+        print(f'  {name:<10} median step {value * 1000:8.1f} ms, '
+              f'{args.batch / value:8.1f} images/s')
     print(f'ratio hexa_mm / mmpretrain: {med["hexa_mm"] / med["mmpretrain"]:.3f}')
 
 

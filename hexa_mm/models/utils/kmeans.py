@@ -37,11 +37,14 @@ __all__ = [
 
 #: Columns per block of the CPU argmax (:class:`ChunkArgmax`), a multiple of
 #: the vector length so that ``amax`` over a block has no scalar tail.
-CPU_BLOCK = 128
+CPU_BLOCK = 32
 #: Fewest blocks for which the blocked CPU argmax pays.
 MIN_BLOCKS = 8
-#: Bytes of float32 scores per chunk on the CPU (measured best; in L3).
-CPU_SCORE_BYTES = 2**23
+#: Bytes of float32 scores per chunk on the CPU, so that the argmax reads
+#: them from the cache ...
+CPU_SCORE_BYTES = 2**22
+#: ... but at least this many rows, below which the matrix product slows.
+CPU_MIN_ROWS = 1024
 #: Bytes of float32 scores per chunk elsewhere (GPU).
 GPU_SCORE_BYTES = 2**29
 #: Rows converted to float64 at a time by the M step.
@@ -74,10 +77,11 @@ class KMeansResult:
 def default_chunk_size(num_clusters: int, device: torch.device) -> int:
     """Rows :func:`spherical_kmeans` scores at a time by default.
 
-    On the CPU, a chunk's scores (``rows * num_clusters`` float32) should stay
-    in the core's cache while the E step reads them back: chosen by
-    measurement (``tools/analysis/benchmark_kmeans.py --chunk-sizes``). On a
-    GPU, chunks are large, so that few kernels are launched.
+    On the CPU, chosen by measurement (``tools/analysis/benchmark_kmeans.py
+    --sweep``): a chunk's scores should stay in the cache while the E step
+    reads them back, but the matrix product slows below about a thousand
+    rows, so :data:`CPU_MIN_ROWS` rows (12 MiB of scores at K = 3000) or
+    more. On a GPU, chunks are large, so that few kernels are launched.
 
     Args:
         num_clusters (int): Number of clusters K.
@@ -86,8 +90,9 @@ def default_chunk_size(num_clusters: int, device: torch.device) -> int:
     Returns:
         int: Rows per chunk, at least 1.
     """
-    budget = CPU_SCORE_BYTES if device.type == 'cpu' else GPU_SCORE_BYTES
-    return max(1, budget // (4 * num_clusters))
+    if device.type == 'cpu':
+        return max(CPU_MIN_ROWS, CPU_SCORE_BYTES // (4 * num_clusters))
+    return max(1, GPU_SCORE_BYTES // (4 * num_clusters))
 
 
 def spherical_kmeans(x: torch.Tensor,
@@ -197,7 +202,10 @@ class ChunkArgmax:
         self.scores = like.new_full(
             (chunk_size, self.num_blocks * self.block), float('-inf'))
         self.block_max = like.new_empty(chunk_size, self.num_blocks)
-        self.rows = torch.arange(chunk_size, device=like.device)
+        # where each row's blocks start in the (rows * blocks, block) view
+        self.row_start = torch.arange(
+            0, chunk_size * self.num_blocks, self.num_blocks,
+            device=like.device)
 
     def __call__(self, rows: torch.Tensor, centroids: torch.Tensor,
                  out: torch.Tensor) -> torch.Tensor:
@@ -216,10 +224,14 @@ class ChunkArgmax:
         torch.mm(rows, centroids.t(), out=scores[:, :self.num_clusters])
         if self.num_blocks == 1:
             return torch.argmax(scores, dim=1, out=out)
-        blocks = scores.view(n, self.num_blocks, self.block)
-        block_max = torch.amax(blocks, dim=2, out=self.block_max[:n])
+        blocks = scores.view(n * self.num_blocks, self.block)
+        block_max = torch.amax(
+            blocks, dim=1,
+            out=self.block_max[:n].view(-1)).view(n, self.num_blocks)
         first = torch.argmax(block_max, dim=1)
-        within = torch.argmax(blocks[self.rows[:n], first], dim=1)
+        winners = torch.index_select(
+            blocks, 0, torch.add(first, self.row_start[:n]))
+        within = torch.argmax(winners, dim=1)
         return torch.add(within, first, alpha=self.block, out=out)
 
 
