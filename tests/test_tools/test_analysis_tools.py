@@ -68,13 +68,12 @@ def test_gpu_wheels_are_the_tested_versions() -> None:
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='needs no CUDA')
 def test_gpu_check_refuses_without_cuda() -> None:
-    proc = subprocess.run(
-        [sys.executable, 'tools/analysis/gpu_check.py'],
-        cwd=ROOT,
-        env=env(),
-        capture_output=True,
-        text=True,
-        timeout=300)
+    proc = subprocess.run([sys.executable, 'tools/analysis/gpu_check.py'],
+                          cwd=ROOT,
+                          env=env(),
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
     assert proc.returncode == 2
     assert proc.stderr.strip() == ('error: no CUDA device; use --dry-run on '
                                    'a CPU machine.')
@@ -82,13 +81,12 @@ def test_gpu_check_refuses_without_cuda() -> None:
 
 @pytest.mark.integration
 def test_gpu_check_dry_run(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        ['bash', 'tools/analysis/gpu_check.sh', '--dry-run'],
-        cwd=ROOT,
-        env=env(WHEELS=str(tmp_path)),
-        capture_output=True,
-        text=True,
-        timeout=1800)
+    proc = subprocess.run(['bash', 'tools/analysis/gpu_check.sh', '--dry-run'],
+                          cwd=ROOT,
+                          env=env(WHEELS=str(tmp_path)),
+                          capture_output=True,
+                          text=True,
+                          timeout=1800)
     out = proc.stdout
     assert proc.returncode == 0, (out + proc.stderr)[-3000:]
     assert f'no wheels in {tmp_path}' in out
@@ -114,13 +112,12 @@ def test_deepcluster_overhead_counts_the_collectives() -> None:
     digits = ('configs/deepclusterv2/'
               'deepclusterv2_resnet18_2xb64-coslr-30e_digits.py')
     proc = subprocess.run([
-        sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node',
-        '2', '--master_port',
+        sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
+        '--master_port',
         str(free_port()), 'tools/analysis/benchmark_deepcluster_overhead.py',
         '--launcher', 'pytorch', '--epochs', '1', '--kmeans-rows', '100',
         '--imagenet-config', digits, '--cfg-options',
-        'train_dataloader.dataset.indices=64',
-        'train_dataloader.batch_size=8'
+        'train_dataloader.dataset.indices=64', 'train_dataloader.batch_size=8'
     ],
                           cwd=ROOT,
                           env=env(),

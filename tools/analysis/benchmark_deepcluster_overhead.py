@@ -278,8 +278,9 @@ def measure_run(args: argparse.Namespace) -> Dict[str, float]:
         num_samples = len(runner.train_dataloader.dataset)
         world = runner.world_size
         model = DeepClusterHook._model(runner)
-        iters = next(h for h in runner.hooks
-                     if isinstance(h, DeepClusterHook)).num_iters
+        iters = next(
+            h for h in runner.hooks
+            if isinstance(h, DeepClusterHook)).num_iters
         expected = collective_bytes(num_samples, model.num_prototypes,
                                     model.feat_dim, iters, world)
     epochs = clock.calls['epoch']
@@ -335,11 +336,7 @@ def per_sample_costs(args: argparse.Namespace) -> Dict[str, float]:
     model.set_clusters([
         F.normalize(torch.randn(k, dim, generator=gen), dim=1).to(device())
         for k in sets
-    ],
-                       torch.stack([
-                           torch.randint(k, (batch, ), generator=gen)
-                           for k in sets
-                       ]))
+    ], torch.stack([torch.randint(k, (batch, ), generator=gen) for k in sets]))
     model.init_memory_bank(batch)
     optim = OptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.))
     clock = Clock(cpu=device() == 'cpu')
@@ -366,9 +363,10 @@ def per_sample_costs(args: argparse.Namespace) -> Dict[str, float]:
     synchronize()
     start = clock.now()
     hook = next(h for h in cfg.custom_hooks if h['type'] == 'DeepClusterHook')
-    iters = DeepClusterHook(
-        **{k: v
-           for k, v in hook.items() if k != 'type'}).num_iters
+    iters = DeepClusterHook(**{
+        k: v
+        for k, v in hook.items() if k != 'type'
+    }).num_iters
     for h, k in enumerate(sets):
         spherical_kmeans(bank, k, iters, seed=h)
     synchronize()

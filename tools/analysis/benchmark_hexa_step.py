@@ -155,7 +155,9 @@ def random_batch(batch: int, size: int, views: int = 2) -> dict:
     return dict(
         inputs=[
             torch.randint(
-                0, 256, (batch, 3, size, size), generator=gen,
+                0,
+                256, (batch, 3, size, size),
+                generator=gen,
                 dtype=torch.uint8) for _ in range(views)
         ],
         data_samples=[DataSample() for _ in range(batch)])

@@ -34,15 +34,24 @@ def build_pair(depth: int, queue: int) -> Dict[str, torch.nn.Module]:
     """
     width = 512 if depth < 50 else 2048
     backbone = dict(type='ResNet', depth=depth)
-    neck = dict(type='MoCoV2Neck', in_channels=width, hid_channels=width,
-                out_channels=128, with_avg_pool=True)
-    ours = MODELS.build(dict(type='MoCoV2', queue_len=queue, backbone=backbone,
-                             neck=neck))
+    neck = dict(
+        type='MoCoV2Neck',
+        in_channels=width,
+        hid_channels=width,
+        out_channels=128,
+        with_avg_pool=True)
+    ours = MODELS.build(
+        dict(type='MoCoV2', queue_len=queue, backbone=backbone, neck=neck))
     ref = MODELS.build(
-        dict(type='mmpretrain.MoCo', queue_len=queue, backbone=backbone,
-             neck=neck,
-             head=dict(type='ContrastiveHead',
-                       loss=dict(type='CrossEntropyLoss'), temperature=0.2)))
+        dict(
+            type='mmpretrain.MoCo',
+            queue_len=queue,
+            backbone=backbone,
+            neck=neck,
+            head=dict(
+                type='ContrastiveHead',
+                loss=dict(type='CrossEntropyLoss'),
+                temperature=0.2)))
     ref.load_state_dict(ours.state_dict(), strict=False)
     ref.queue.copy_(ours.queue)
     return dict(hexa_mm=ours, mmpretrain=ref)
@@ -76,10 +85,7 @@ def measure(depth: int = 18,
     models = build_pair(depth, queue)
     times = time_steps(models, random_batch(batch, size), repeats, warmup,
                        device, amp)
-    return {
-        name: statistics.median(t['wall'])
-        for name, t in times.items()
-    }
+    return {name: statistics.median(t['wall']) for name, t in times.items()}
 
 
 def main() -> None:
@@ -103,7 +109,9 @@ def main() -> None:
     for name, value in med.items():
         print(f'  {name:<10} median step {value * 1000:8.1f} ms, '
               f'{args.batch / value:8.1f} images/s')
-    print(f'ratio hexa_mm / mmpretrain: {med["hexa_mm"] / med["mmpretrain"]:.3f}')
+    print(
+        f'ratio hexa_mm / mmpretrain: {med["hexa_mm"] / med["mmpretrain"]:.3f}'
+    )
 
 
 if __name__ == '__main__':

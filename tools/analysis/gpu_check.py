@@ -36,11 +36,13 @@ from typing import Callable, List, Tuple
 import torch
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-HEXA_MOCO_R50 = 'configs/hexa_mocov2/hexa-mocov2_resnet50_8xb32-coslr-200e_in1k.py'
+HEXA_MOCO_R50 = ('configs/hexa_mocov2/'
+                 'hexa-mocov2_resnet50_8xb32-coslr-200e_in1k.py')
 HEXA_MOCO_DIGITS = ('configs/hexa_mocov2/'
                     'hexa-mocov2_resnet18_2xb64-coslr-30e_digits.py')
-HEXA_DCLUSTER_DIGITS = ('configs/hexa_deepclusterv2/'
-                        'hexa-deepclusterv2_resnet18_2xb64-coslr-30e_digits.py')
+HEXA_DCLUSTER_DIGITS = (
+    'configs/hexa_deepclusterv2/'
+    'hexa-deepclusterv2_resnet18_2xb64-coslr-30e_digits.py')
 IMAGENET_TRAIN = 1_281_167
 
 Row = Tuple[str, str, str]
@@ -81,19 +83,20 @@ def sizes(dry_run: bool) -> dict:
     """
     if dry_run:
         return dict(
-            moco=dict(depth=18, batch=4, size=32, queue=256, repeats=2,
-                      warmup=1),
-            hexa=dict(config=HEXA_MOCO_DIGITS, batch=4, size=32, repeats=2,
-                      warmup=1),
+            moco=dict(
+                depth=18, batch=4, size=32, queue=256, repeats=2, warmup=1),
+            hexa=dict(
+                config=HEXA_MOCO_DIGITS, batch=4, size=32, repeats=2,
+                warmup=1),
             kmeans=dict(num_samples=4000, clusters=1100, sets=1, iters=2),
             dist=dict(batch=8, images=16, dcluster_images=32))
     return dict(
-        moco=dict(depth=50, batch=32, size=224, queue=65536, repeats=10,
-                  warmup=3),
-        hexa=dict(config=HEXA_MOCO_R50, batch=32, size=224, repeats=10,
-                  warmup=3),
-        kmeans=dict(num_samples=IMAGENET_TRAIN, clusters=3000, sets=3,
-                    iters=10),
+        moco=dict(
+            depth=50, batch=32, size=224, queue=65536, repeats=10, warmup=3),
+        hexa=dict(
+            config=HEXA_MOCO_R50, batch=32, size=224, repeats=10, warmup=3),
+        kmeans=dict(
+            num_samples=IMAGENET_TRAIN, clusters=3000, sets=3, iters=10),
         dist=dict(batch=64, images=1280, dcluster_images=1280))
 
 
@@ -117,9 +120,9 @@ def part_moco(size: dict, device: str) -> List[Row]:
         for name, seconds in med.items():
             rows.append((f'{tag} {name}', f'{size["batch"] / seconds:.1f}',
                          f'images/s ({seconds * 1000:.1f} ms/step)'))
-        rows.append((f'{tag} hexa_mm / mmpretrain',
-                     f'{med["hexa_mm"] / med["mmpretrain"]:.3f}',
-                     'step-time ratio'))
+        rows.append(
+            (f'{tag} hexa_mm / mmpretrain',
+             f'{med["hexa_mm"] / med["mmpretrain"]:.3f}', 'step-time ratio'))
     if device != 'cuda':
         rows.append(('MoCo-v2 amp', 'skipped', 'no CUDA'))
     return rows
@@ -144,14 +147,11 @@ def part_hexa(size: dict, device: str) -> List[Row]:
     times = time_steps(
         build_variants(cfg), random_batch(size['batch'], size['size']),
         size['repeats'], size['warmup'], device)
-    med = {
-        name: statistics.median(t['wall'])
-        for name, t in times.items()
-    }
+    med = {name: statistics.median(t['wall']) for name, t in times.items()}
     tag = f'HEXA_MoCo {size["size"]}px b{size["batch"]} fp32'
     return [(f'{tag} {name} / plain', f'{med[name] / med["plain"]:.2f}',
-             f'{med[name] * 1000:.1f} ms/step')
-            for name in med if name != 'plain']
+             f'{med[name] * 1000:.1f} ms/step') for name in med
+            if name != 'plain']
 
 
 def part_kmeans(size: dict, device: str) -> List[Row]:
@@ -174,8 +174,9 @@ def part_kmeans(size: dict, device: str) -> List[Row]:
          f'{fig["chunk"]} rows, peak {fig["peak_mib"]:.0f} MiB'),
         (f'{tag}: / matmul floor', f'{fig["kmeans_s"] / fig["floor_s"]:.3f}',
          f'floor {fig["floor_s"]:.2f} {unit} at '
-         f'{fig["rate"] / 1e12:.2f} TFLOP/s; ' + ', '.join(
-             f'{k} {v / fig["floor_s"]:.3f}' for k, v in fig['parts'].items())),
+         f'{fig["rate"] / 1e12:.2f} TFLOP/s; ' +
+         ', '.join(f'{k} {v / fig["floor_s"]:.3f}'
+                   for k, v in fig['parts'].items())),
         (f'{tag}: assignments = plain argmax', str(fig['plain_equal']), ''),
     ]
 
@@ -200,7 +201,8 @@ def part_dist(size: dict, device: str, timeout: int) -> List[Row]:
         with tempfile.TemporaryDirectory() as work_dir:
             cmd = [
                 'bash', 'tools/dist_train.sh', config, '1', '--no-validate',
-                '--work-dir', work_dir, '--cfg-options', 'train_cfg.max_epochs=1',
+                '--work-dir', work_dir, '--cfg-options',
+                'train_cfg.max_epochs=1',
                 f'train_dataloader.batch_size={size["batch"]}',
                 f'train_dataloader.dataset.indices={images}',
                 'default_hooks.logger.interval=1'
@@ -292,8 +294,9 @@ def main() -> int:
     sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
     device = 'cpu' if args.dry_run else 'cuda'
     if device == 'cuda' and not torch.cuda.is_available():
-        print('error: no CUDA device; use --dry-run on a CPU machine.',
-              file=sys.stderr)
+        print(
+            'error: no CUDA device; use --dry-run on a CPU machine.',
+            file=sys.stderr)
         return 2
     size = sizes(args.dry_run)
     parts = dict(

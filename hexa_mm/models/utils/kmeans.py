@@ -195,16 +195,18 @@ class ChunkArgmax:
                  like: torch.Tensor,
                  block: int = CPU_BLOCK) -> None:
         self.num_clusters = num_clusters
-        blocked = (like.device.type == 'cpu'
-                   and num_clusters >= MIN_BLOCKS * block)
+        blocked = (
+            like.device.type == 'cpu' and num_clusters >= MIN_BLOCKS * block)
         self.block = block if blocked else num_clusters
         self.num_blocks = -(-num_clusters // self.block)
-        self.scores = like.new_full(
-            (chunk_size, self.num_blocks * self.block), float('-inf'))
+        self.scores = like.new_full((chunk_size, self.num_blocks * self.block),
+                                    float('-inf'))
         self.block_max = like.new_empty(chunk_size, self.num_blocks)
         # where each row's blocks start in the (rows * blocks, block) view
         self.row_start = torch.arange(
-            0, chunk_size * self.num_blocks, self.num_blocks,
+            0,
+            chunk_size * self.num_blocks,
+            self.num_blocks,
             device=like.device)
 
     def __call__(self, rows: torch.Tensor, centroids: torch.Tensor,
@@ -229,8 +231,8 @@ class ChunkArgmax:
             blocks, dim=1,
             out=self.block_max[:n].view(-1)).view(n, self.num_blocks)
         first = torch.argmax(block_max, dim=1)
-        winners = torch.index_select(
-            blocks, 0, torch.add(first, self.row_start[:n]))
+        winners = torch.index_select(blocks, 0,
+                                     torch.add(first, self.row_start[:n]))
         within = torch.argmax(winners, dim=1)
         return torch.add(within, first, alpha=self.block, out=out)
 
