@@ -16,7 +16,8 @@ other chunk sizes (how the default was chosen).
 
 On the CPU, times are the CPU time of this process, so that other jobs on
 the machine skew the ratio less (run it with one thread); on a GPU they are
-wall-clock times. Every time is the best of ``--repeats`` runs.
+wall-clock times. Every time is the best of ``--repeats`` runs (the
+clustering: of each prototype set).
 
 Usage::
 
@@ -27,6 +28,7 @@ Usage::
         --num-samples 1281167
 """
 import argparse
+import functools
 import re
 import time
 from typing import Callable, List, Optional, Sequence
@@ -220,15 +222,16 @@ def measure(num_samples: int = 100_000,
     # warm-up (kernels, allocator) on a tenth of the bank
     spherical_kmeans(bank[:n // 10], min(k, n // 10), 1, chunk_size=chunk)
     before = reset_peak(device)
-    results = []
+    results = {}
 
-    def cluster() -> None:
-        results.clear()
-        for h in range(sets):
-            results.append(
-                spherical_kmeans(bank, k, iters, seed=h, chunk_size=chunk))
+    def cluster(h: int) -> None:
+        results[h] = spherical_kmeans(bank, k, iters, seed=h, chunk_size=chunk)
 
-    kmeans_s = best_time(cluster, device, repeats)
+    # each set timed apart, the best of its runs
+    kmeans_s = sum(
+        best_time(functools.partial(cluster, h), device, repeats)
+        for h in range(sets))
+    results = [results[h] for h in range(sets)]
     peak_mib = peak(device) - before
 
     # the same chunks, so that the same products are compared

@@ -37,7 +37,7 @@ __all__ = [
 
 #: Columns per block of the CPU argmax (:class:`ChunkArgmax`), a multiple of
 #: the vector length so that ``amax`` over a block has no scalar tail.
-CPU_BLOCK = 32
+CPU_BLOCK = 64
 #: Fewest blocks for which the blocked CPU argmax pays.
 MIN_BLOCKS = 8
 #: Bytes of float32 scores per chunk on the CPU, so that the argmax reads
@@ -252,13 +252,14 @@ def _update(x: torch.Tensor, assignments: torch.Tensor,
         torch.Tensor: The new centroids, (K, D).
     """
     num_clusters, dim = centroids.shape
-    # sums and counts in one tensor: a single all_reduce
-    acc = torch.zeros(
-        num_clusters, dim + 1, dtype=torch.float64, device=x.device)
+    sums = torch.zeros(
+        num_clusters, dim, dtype=torch.float64, device=x.device)
     for start in range(0, x.shape[0], M_STEP_ROWS):
-        acc[:, :dim].index_add_(0, assignments[start:start + M_STEP_ROWS],
-                                x[start:start + M_STEP_ROWS].double())
-    acc[:, dim] = torch.bincount(assignments, minlength=num_clusters)
+        sums.index_add_(0, assignments[start:start + M_STEP_ROWS],
+                        x[start:start + M_STEP_ROWS].double())
+    counts = torch.bincount(assignments, minlength=num_clusters)
+    # sums and counts in one tensor: a single all_reduce
+    acc = torch.cat([sums, counts[:, None].double()], dim=1)
     all_reduce(acc)
     updated = F.normalize(acc[:, :dim], dim=1).to(x.dtype)
     return torch.where(acc[:, dim:] > 0, updated, centroids)
