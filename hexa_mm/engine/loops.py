@@ -200,7 +200,7 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
             str: The message.
         """
         loader = self.dataloader
-        rank, world_size = get_dist_info()
+        _, world_size = get_dist_info()
         batch_size = getattr(loader.batch_sampler, 'batch_size',
                              loader.batch_size)
         return (f'the train data loader gives 0 batches per epoch: '
