@@ -866,3 +866,41 @@ def test_data_workers_change_nothing(tmp_path: Path, monkeypatch,
         assert code == 0, output[-3000:]
         runs[workers] = work / 'epoch_2.pth'
     assert '/loop_state/rng/0/torch' in assert_same_run(runs[2], runs[0])
+
+
+WRONG_ARCHITECTURE = {
+    'train.py load_from':
+    lambda ckpt, tmp: ('train.py', MOCO, '--work-dir', tmp / 'w',
+                       *opts(f'load_from={ckpt}', 'model.backbone.depth=34')),
+    'knn.py':
+    lambda ckpt, tmp: ('benchmarks/classification/knn.py', MOCO, ckpt,
+                       '--work-dir', tmp / 'w', '--cfg-options', *VAL_TINY,
+                       'model.backbone.depth=34'),
+    'feature_quality.py':
+    lambda ckpt, tmp: ('analysis/feature_quality.py', MOCO, '--checkpoint',
+                       f'x={ckpt}', '--cfg-options', *VAL_TINY,
+                       'model.backbone.depth=34'),
+    'vis_hard_examples.py':
+    lambda ckpt, tmp: ('visualization/vis_hard_examples.py',
+                       CONFIGS['hexa_mocov2'], '--checkpoint', ckpt, '--out',
+                       tmp / 'x.png', '--batch', 4, '--num', 2,
+                       '--cfg-options', *DIGITS_TINY,
+                       'model.backbone.depth=34'),
+}
+
+
+@pytest.mark.parametrize('tool', list(WRONG_ARCHITECTURE))
+def test_a_checkpoint_of_another_backbone_is_refused(
+        tool: str, good: dict, tmp_path: Path, monkeypatch, capsys) -> None:
+    # a ResNet-18 checkpoint for a ResNet-34 config
+    ckpt = good['dir'] / 'epoch_1.pth'
+    code, output = run_tool(monkeypatch, capsys,
+                            *WRONG_ARCHITECTURE[tool](ckpt, tmp_path))
+    errors = [line for line in output.splitlines() if 'error:' in line]
+    assert code == 2 and len(errors) == 1, output[-3000:]
+    # layer1 has 2 blocks in a ResNet-18, 3 in a ResNet-34
+    assert re.match(
+        f'error: checkpoint {re.escape(str(ckpt))} does not fit the backbone '
+        r'\(backbone\.\*\): \d+ keys missing \(backbone\.layer1\.2\.',
+        errors[0]), errors[0]
+    assert not (tmp_path / 'x.png').exists()
