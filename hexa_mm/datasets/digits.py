@@ -1,5 +1,5 @@
 """scikit-learn's handwritten digits as a small embedded data set."""
-from typing import List
+from typing import Dict, List
 
 import numpy as np
 from mmpretrain.datasets import BaseDataset
@@ -16,12 +16,20 @@ class Digits(BaseDataset):
     Real data that ships with a package, so demos and tests run anywhere.
     Each 8×8 grey image (values 0–16) is scaled to 0–255, resized with
     bicubic interpolation to ``img_size`` and repeated to 3 channels. A fixed,
-    class-stratified split holds out ``val_fraction`` of the images.
+    seeded, class-stratified split holds out ``val_fraction`` of the images
+    as ``val`` and, with ``test_fraction > 0``, a further ``test_fraction``
+    as ``test``: the test images are taken first, then val from the rest, so
+    that settings are chosen on val and reported once on test. With
+    ``test_fraction=0`` (the default) the split is train/val only.
 
     Args:
-        split (str): ``'train'`` or ``'val'``. Defaults to ``'train'``.
+        split (str): ``'train'``, ``'val'`` or ``'test'``. Defaults to
+            ``'train'``.
         img_size (int): Side of the returned images. Defaults to 32.
-        val_fraction (float): Share of images in ``val``. Defaults to 0.2.
+        val_fraction (float): Share of all images in ``val``. Defaults to
+            0.2.
+        test_fraction (float): Share of all images in ``test``, in [0, 1);
+            ``split='test'`` needs it > 0. Defaults to 0.
         seed (int): Seed of the split and of the subset. Defaults to 0.
         subset_fraction (float): Share of the split to keep, in (0, 1].
             Defaults to 1.
@@ -35,24 +43,59 @@ class Digits(BaseDataset):
                  split: str = 'train',
                  img_size: int = 32,
                  val_fraction: float = 0.2,
+                 test_fraction: float = 0.0,
                  seed: int = 0,
                  subset_fraction: float = 1.0,
                  **kwargs) -> None:
-        if split not in ('train', 'val'):
-            raise ConfigError(
-                f"Digits: split='{split}' must be 'train' or 'val'.")
+        if split not in ('train', 'val', 'test'):
+            raise ConfigError(f"Digits: split='{split}' must be 'train', "
+                              "'val' or 'test'.")
         if not 0 < val_fraction < 1:
             raise ConfigError(
                 f'Digits: val_fraction={val_fraction} must be in (0, 1).')
+        if not 0 <= test_fraction < 1 - val_fraction:
+            raise ConfigError(
+                f'Digits: test_fraction={test_fraction} must be in [0, '
+                f'{1 - val_fraction:g}) so that train keeps images.')
+        if split == 'test' and test_fraction == 0:
+            raise ConfigError(
+                "Digits: split='test' needs test_fraction > 0 (e.g. 0.2).")
         if not 0 < subset_fraction <= 1:
             raise ConfigError(f'Digits: subset_fraction={subset_fraction} '
                               'must be in (0, 1].')
         self.split = split
         self.img_size = img_size
         self.val_fraction = val_fraction
+        self.test_fraction = test_fraction
         self.seed = seed
         self.subset_fraction = subset_fraction
         super().__init__(ann_file='', **kwargs)
+
+    def split_indices(self, labels: np.ndarray) -> Dict[str, np.ndarray]:
+        """The seeded, stratified split of all images.
+
+        Args:
+            labels (np.ndarray): The class of every image.
+
+        Returns:
+            dict[str, np.ndarray]: Indices of ``train``, ``val`` and, with
+            ``test_fraction > 0``, ``test``.
+        """
+        from sklearn.model_selection import train_test_split
+        index = np.arange(len(labels))
+        parts = {}
+        if self.test_fraction > 0:
+            index, parts['test'] = train_test_split(
+                index,
+                test_size=self.test_fraction,
+                random_state=self.seed,
+                stratify=labels)
+        parts['train'], parts['val'] = train_test_split(
+            index,
+            test_size=self.val_fraction / (1 - self.test_fraction),
+            random_state=self.seed,
+            stratify=labels[index])
+        return parts
 
     def load_data_list(self) -> List[dict]:
         """Load, resize and split the digits.
@@ -63,13 +106,7 @@ class Digits(BaseDataset):
         from sklearn.datasets import load_digits
         from sklearn.model_selection import train_test_split
         digits = load_digits()
-        index = np.arange(len(digits.target))
-        train, val = train_test_split(
-            index,
-            test_size=self.val_fraction,
-            random_state=self.seed,
-            stratify=digits.target)
-        chosen = train if self.split == 'train' else val
+        chosen = self.split_indices(digits.target)[self.split]
         if self.subset_fraction < 1:
             chosen, _ = train_test_split(
                 chosen,

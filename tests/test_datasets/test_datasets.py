@@ -50,9 +50,66 @@ def test_digits_pipeline_keeps_sample_idx() -> None:
     assert item['data_samples'].sample_idx == 5
 
 
-def test_digits_bad_split() -> None:
-    with pytest.raises(ConfigError, match="split='test'"):
-        DATASETS.build(dict(type='Digits', split='test'))
+def test_digits_test_split_is_seeded_stratified_and_disjoint() -> None:
+    def build(split, seed=0):
+        return DATASETS.build(
+            dict(
+                type='Digits',
+                split=split,
+                img_size=8,
+                val_fraction=0.2,
+                test_fraction=0.2,
+                seed=seed))
+
+    parts = {split: build(split) for split in ('train', 'val', 'test')}
+    sizes = {split: len(ds) for split, ds in parts.items()}
+    assert sum(sizes.values()) == 1797
+    assert abs(sizes['val'] - 0.2 * 1797) <= 1
+    assert abs(sizes['test'] - 0.2 * 1797) <= 1
+    # the three splits hold every image once: compare the 8x8 pixels
+    digits = load_digits()
+    seen = []
+    for split, ds in parts.items():
+        for i in range(len(ds)):
+            grey = ds.get_data_info(i)['img'][..., 0]
+            seen.append(grey.tobytes())
+        counts = np.bincount(ds.get_gt_labels(), minlength=10)
+        share = np.bincount(digits.target, minlength=10) / 1797
+        assert (np.abs(counts - share * len(ds)) <= 1.5).all(), split
+    assert len(set(seen)) == len(set(
+        (im * 255 / 16).round().astype(np.uint8).tobytes()
+        for im in digits.images))
+    # seeded: the same seed gives the same test images, another seed others
+    labels = lambda ds: list(ds.get_gt_labels())  # noqa: E731
+    assert labels(build('test')) == labels(parts['test'])
+    other = build('test', seed=1)
+    assert [other.get_data_info(i)['img'].tobytes() for i in range(20)] != \
+        [parts['test'].get_data_info(i)['img'].tobytes() for i in range(20)]
+
+
+def test_digits_without_test_fraction_keeps_the_two_way_split() -> None:
+    # the split every existing config was measured on: scikit-learn's
+    # stratified 80/20 split with the dataset's seed
+    from sklearn.model_selection import train_test_split
+    target = load_digits().target
+    _, expected = train_test_split(
+        np.arange(len(target)), test_size=0.2, random_state=0,
+        stratify=target)
+    val = DATASETS.build(dict(type='Digits', split='val', img_size=8))
+    assert list(val.get_gt_labels()) == list(target[np.sort(expected)])
+    three = DATASETS.build(
+        dict(type='Digits', split='val', img_size=8, test_fraction=0.2))
+    assert list(three.get_gt_labels()) != list(val.get_gt_labels())
+
+
+@pytest.mark.parametrize('kwargs, match', [
+    (dict(split='test'), 'test_fraction > 0'),
+    (dict(split='eval'), "split='eval'"),
+    (dict(test_fraction=0.8), 'test_fraction=0.8'),
+])
+def test_digits_bad_split(kwargs: dict, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        DATASETS.build(dict(type='Digits', **kwargs))
 
 
 @pytest.mark.parametrize('make', [lambda p: None, lambda p: p.mkdir()])
