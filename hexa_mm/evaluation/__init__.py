@@ -1,7 +1,10 @@
 """Evaluation of representations."""
 from .extract import extract_features
 from .functional import few_shot_accuracy, knn_accuracy, knn_predict
-from .metrics import KNNAccuracy
+from .metrics import FewShotAccuracy, KNNAccuracy
+from .statistics import mean_std, paired_difference
 
 __all__ = [
-    'KNNAccuracy', 'extract_features', 'few_shot_accuracy', 'knn_accuracy', 'knn_predict']
+    'FewShotAccuracy', 'KNNAccuracy', 'extract_features', 'few_shot_accuracy',
+    'knn_accuracy', 'knn_predict', 'mean_std', 'paired_difference'
+]

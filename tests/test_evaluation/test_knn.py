@@ -1,12 +1,13 @@
 """Weighted kNN (InstDisc) and few-shot nearest-class-mean."""
 import math
 
+import pytest
 import torch
 import torch.nn.functional as F
 from mmpretrain.structures import DataSample
 
-from hexa_mm.evaluation import (KNNAccuracy, few_shot_accuracy, knn_accuracy,
-                                knn_predict)
+from hexa_mm.evaluation import (FewShotAccuracy, KNNAccuracy,
+                                few_shot_accuracy, knn_accuracy, knn_predict)
 
 
 def test_knn_predict_matches_the_definition() -> None:
@@ -68,3 +69,22 @@ def test_metric_splits_bank_and_queries() -> None:
         samples.append(sample.to_dict())
     metric.process(None, samples)
     assert metric.compute_metrics(metric.results) == dict(top1=50.0)
+
+
+def test_few_shot_metric_draws_prototypes_from_the_bank_only() -> None:
+    # bank: class 0 along x, class 1 along y; the queries sit on the other
+    # class's axis, so prototypes drawn from the queries would invert them
+    rows = [([1., 0.], 0, True), ([0.9, 0.1], 0, True), ([0., 1.], 1, True),
+            ([0.1, 0.9], 1, True), ([0., 1.], 0, False),
+            ([1., 0.], 1, False), ([0.8, 0.2], 0, False)]
+    samples = []
+    for feat, label, bank in rows:
+        sample = DataSample().set_gt_label(label)
+        sample.set_metainfo(dict(knn_bank=bank))
+        sample.set_field(torch.tensor(feat), 'feature', field_type='data')
+        samples.append(sample.to_dict())
+    metric = FewShotAccuracy(shots=1, draws=4)
+    metric.process(None, samples)
+    got = metric.compute_metrics(metric.results)
+    assert list(got) == ['1-shot']
+    assert got['1-shot'] == pytest.approx(100 / 3)

@@ -1,4 +1,5 @@
 """Metrics of hexa_mm."""
+from .few_shot import FewShotAccuracy
 from .knn import KNNAccuracy
 
-__all__ = ['KNNAccuracy']
+__all__ = ['FewShotAccuracy', 'KNNAccuracy']
