@@ -1,83 +1,183 @@
-"""HEXA's representation quality on digits, at equal budget, over seeds.
+"""HEXA's representation quality on the embedded digits: the study.
 
-    python tools/analysis/hexa_quality.py [--quick] [--variants NAME ...]
-        [--seeds 0 1 2] [--epochs E] [--out results.json]
+    python tools/analysis/hexa_quality.py --quick | --full
+        [--studies main wallclock sweep] [--variants NAME ...]
+        [--seeds 0 1 2] [--epochs E] [--images N] [--jobs 2]
+        [--out work_dirs/hexa_quality]
 
-Pre-trains every variant with its digits config (the same model, data,
-schedule and number of epochs for all; only ``hard_examples`` differ within
-an algorithm), once per seed, in this process (one device, no DDP: the
-global batch is the config's per-process batch), then measures the backbone
-features of the val split against the train split:
+Pre-trains each variant once per seed (in worker processes, one thread
+each, no DDP: the global batch is the config's batch) and measures the
+backbone features, with the labelled train split as the bank:
 
-* kNN top-1 with all train labels (weighted kNN, k=200, T=0.07);
-* few-shot: nearest class mean with 5 labelled train images per class, mean
-  over 20 seeded draws.
+* kNN top-1 with all train labels (weighted, k=200, T=0.07);
+* 5-shot: nearest class mean with 5 labelled train images per class, mean
+  over 20 seeded draws (the same draws for every variant).
 
-Baselines: raw pixels and the network at random initialisation (one per
-seed). The table gives mean ± std over seeds and each variant's mean
-pre-training time. ``--quick`` (1 epoch on 512 train images, seed 0) checks
-that every variant runs end to end in minutes; its numbers are not results.
-``--out`` saves the results and the configs trained, as JSON.
+The protocol cannot choose on what it reports: every run is measured on
+the val split; only the ``main`` and ``wallclock`` studies, which train the
+configs' settings as they are, are also measured on the test split. Choose
+settings from the ``sweep`` (val) and write them into the configs; then
+report the test columns once. Studies:
+
+* ``main``: MoCo-v2, HEXA_MoCo, each generator alone; the same for
+  DeepCluster-v2, all at the configs' epochs, with a val curve (kNN, 5-shot
+  every ``--curve-every`` epochs);
+* ``wallclock``: each base algorithm trained for as many epochs as take it
+  the time its HEXA version took (measured in ``main``);
+* ``sweep``: HEXA_MoCo's open settings on val: ε ∈ {1, 2, 4, 8}/255 ×
+  steps ∈ {1, 3} (adversarial views alone), ``aux_norm``, CutMix ``prob``
+  and ``weight``, and which views HEXA_DCluster makes hard.
+
+Baselines: raw pixels, and the network at random initialisation (per seed).
+The table gives mean ± std over seeds and, for each HEXA variant, the paired
+difference to its base (same seed) with a 95 % Student-t interval. Written
+to ``--out``: ``results.json`` (every run, curve, logged loss term, the
+configs, the machine load) and ``curves.png`` (kNN and 5-shot on val
+against epoch). ``--quick`` (MoCo-v2 and HEXA_MoCo, 2 seeds, 2 epochs on
+256 images) checks the whole path in minutes; its numbers are not results.
 """
 import argparse
 import copy
 import json
 import os
 import os.path as osp
-import statistics
 import sys
 import tempfile
 import time
-from typing import Dict, List
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from typing import Dict, List, Optional, Sequence
 
 import torch
 from mmengine.config import Config
+from mmengine.hooks import Hook
 from mmengine.logging import MMLogger
 from mmengine.runner import Runner
 
 from hexa_mm.evaluation import (extract_features, few_shot_accuracy,
-                                knn_accuracy)
+                                knn_accuracy, mean_std, paired_difference)
 from hexa_mm.registry import MODELS, RUNNERS
 from hexa_mm.utils import ConfigError, register_all_modules
 
-MOCO = 'configs/mocov2/mocov2_resnet18_2xb64-coslr-30e_digits.py'
+MOCO = 'configs/mocov2/mocov2_resnet18-cifar-w32_1xb64-coslr-60e_digits16.py'
 HEXA_MOCO = ('configs/hexa_mocov2/'
-             'hexa-mocov2_resnet18_2xb64-coslr-30e_digits.py')
+             'hexa-mocov2_resnet18-cifar-w32_1xb64-coslr-60e_digits16.py')
 DCLUSTER = ('configs/deepclusterv2/'
-            'deepclusterv2_resnet18_2xb64-mcrop-2-4-coslr-30e_digits.py')
-HEXA_DCLUSTER = ('configs/hexa_deepclusterv2/hexa-deepclusterv2_resnet18_'
-                 '2xb64-mcrop-2-4-coslr-30e_digits.py')
-
-#: name: (config, generators kept by name; None keeps the config's).
-VARIANTS = {
-    'mocov2': (MOCO, None),
-    'hexa-mocov2': (HEXA_MOCO, None),
-    'hexa-mocov2-cutmix': (HEXA_MOCO, ['cutmix']),
-    'hexa-mocov2-adv': (HEXA_MOCO, ['adv']),
-    'deepclusterv2': (DCLUSTER, None),
-    'hexa-deepclusterv2': (HEXA_DCLUSTER, None),
-}
-QUICK_IMAGES = 512
+            'deepclusterv2_resnet18-cifar-w32_1xb64-coslr-60e_digits16.py')
+HEXA_DCLUSTER = (
+    'configs/hexa_deepclusterv2/'
+    'hexa-deepclusterv2_resnet18-cifar-w32_1xb64-coslr-60e_digits16.py')
 SHOTS, DRAWS = 5, 20
+KNN = dict(k=200, temperature=0.07)
 
 
-def parse_args() -> argparse.Namespace:
+def variant(config: str,
+            base: Optional[str] = None,
+            keep: Optional[Sequence[str]] = None,
+            **changes: dict) -> dict:
+    """A variant: a config, the generators it keeps and changes to them.
+
+    Args:
+        config (str): The config file.
+        base (str, optional): The variant it is paired with (its base
+            algorithm); None for a base.
+        keep (Sequence[str], optional): Names of the generators kept;
+            None keeps the config's.
+        **changes (dict): Per generator name, fields to set.
+
+    Returns:
+        dict: The variant.
+    """
+    return dict(config=config, base=base, keep=keep, changes=changes)
+
+
+def adversarial(eps: int, steps: int) -> dict:
+    """Settings of an L∞ attack of ``eps``/255 in ``steps`` steps.
+
+    Steps of 2.5 ε / steps (Madry et al. 2018), so that one step is the
+    fast-gradient-sign step of size ε once projected.
+
+    Args:
+        eps (int): The bound in grey levels (of 255).
+        steps (int): Ascent steps.
+
+    Returns:
+        dict: ``eps``, ``step_size`` and ``steps`` in pixel units.
+    """
+    return dict(
+        eps=eps / 255, step_size=min(eps, 2.5 * eps / steps) / 255,
+        steps=steps)
+
+
+MAIN = {
+    'mocov2': variant(MOCO),
+    'hexa-mocov2': variant(HEXA_MOCO, 'mocov2'),
+    'hexa-mocov2-cutmix': variant(HEXA_MOCO, 'mocov2', keep=['cutmix']),
+    'hexa-mocov2-adv': variant(HEXA_MOCO, 'mocov2', keep=['adv']),
+    'deepclusterv2': variant(DCLUSTER),
+    'hexa-deepclusterv2': variant(HEXA_DCLUSTER, 'deepclusterv2'),
+    'hexa-deepclusterv2-cutmix': variant(
+        HEXA_DCLUSTER, 'deepclusterv2', keep=['cutmix']),
+    'hexa-deepclusterv2-adv': variant(
+        HEXA_DCLUSTER, 'deepclusterv2', keep=['adv']),
+}
+SWEEP = {
+    **{
+        f'moco-adv-eps{e}-steps{s}': variant(
+            HEXA_MOCO, 'mocov2', keep=['adv'], adv=adversarial(e, s))
+        for s in (1, 3) for e in (1, 2, 4, 8)
+    },
+    'moco-adv-auxnorm':
+    variant(HEXA_MOCO, 'mocov2', keep=['adv'], adv=dict(aux_norm=True)),
+    'moco-cutmix-prob0.5':
+    variant(HEXA_MOCO, 'mocov2', keep=['cutmix'], cutmix=dict(prob=0.5)),
+    'moco-cutmix-weight0.5':
+    variant(HEXA_MOCO, 'mocov2', keep=['cutmix'], cutmix=dict(weight=0.5)),
+    'moco-cutmix-weight2':
+    variant(HEXA_MOCO, 'mocov2', keep=['cutmix'], cutmix=dict(weight=2.0)),
+    'moco-hexa-weights0.5':
+    variant(
+        HEXA_MOCO,
+        'mocov2',
+        cutmix=dict(weight=0.5),
+        adv=dict(weight=0.5)),
+}
+#: the base of each HEXA algorithm, and the variant giving its time
+WALLCLOCK = {'mocov2': 'hexa-mocov2', 'deepclusterv2': 'hexa-deepclusterv2'}
+QUICK = ['mocov2', 'hexa-mocov2']
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """Parse the command line.
+
+    Args:
+        argv (list[str], optional): Arguments; defaults to ``sys.argv``.
 
     Returns:
         argparse.Namespace: The arguments.
     """
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument(
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
         '--quick',
         action='store_true',
-        help=f'1 epoch on {QUICK_IMAGES} images, seed 0')
+        help='MoCo-v2 and HEXA_MoCo, seeds 0 1, 2 epochs, 256 images: '
+        'checks the path, gives no result')
+    mode.add_argument(
+        '--full',
+        action='store_true',
+        help='every study (main, wallclock, sweep), seeds 0 1 2')
+    parser.add_argument(
+        '--studies',
+        nargs='+',
+        choices=['main', 'wallclock', 'sweep'],
+        default=['main'],
+        help='default: main')
     parser.add_argument(
         '--variants',
         nargs='+',
-        choices=list(VARIANTS),
-        default=list(VARIANTS),
-        help='default: all')
+        default=None,
+        help=f'only these variants (of {", ".join(MAIN)} and the sweep\'s)')
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
     parser.add_argument(
         '--epochs',
@@ -85,15 +185,50 @@ def parse_args() -> argparse.Namespace:
         default=None,
         help="pre-training epochs (default: the configs')")
     parser.add_argument(
-        '--workers',
+        '--images',
         type=int,
         default=None,
-        help='data loader workers (default: the configs\')')
-    parser.add_argument('--out', default=None, help='write results as JSON')
-    args = parser.parse_args()
+        help='pre-train on the first N train images (default: all)')
+    parser.add_argument(
+        '--curve-every',
+        type=int,
+        default=5,
+        help='epochs between the val points of the curves (main study)')
+    parser.add_argument(
+        '--jobs',
+        type=int,
+        default=2,
+        help='runs trained at once, one thread each (default: 2)')
+    parser.add_argument(
+        '--out',
+        default='work_dirs/hexa_quality',
+        help='folder of results.json and curves.png')
+    args = parser.parse_args(argv)
     if args.quick:
-        args.seeds, args.epochs = [0], 1
+        args.studies, args.seeds = ['main'], [0, 1]
+        args.epochs, args.images, args.curve_every = 2, 256, 1
+        args.variants = args.variants or QUICK
+    elif args.full:
+        args.studies = ['main', 'wallclock', 'sweep']
     return args
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """Refuse variants that do not exist and counts below 1.
+
+    Args:
+        args (argparse.Namespace): The arguments.
+    """
+    known = set(MAIN) | set(SWEEP)
+    unknown = sorted(set(args.variants or []) - known)
+    if unknown:
+        raise ConfigError(f'unknown variants {unknown}; choose from '
+                          f'{", ".join(sorted(known))}.')
+    for flag in ('jobs', 'epochs', 'images', 'curve_every'):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            raise ConfigError(f'--{flag.replace("_", "-")}={value} must be '
+                              '>= 1.')
 
 
 def set_epochs(cfg: Config, epochs: int) -> None:
@@ -117,39 +252,100 @@ def set_epochs(cfg: Config, epochs: int) -> None:
                 scheduler['T_max'] = max(1, scheduler['T_max'] + epochs - old)
 
 
-def variant_cfg(name: str, args: argparse.Namespace) -> Config:
-    """The pre-training config of a variant, for every seed.
+def build_cfg(spec: dict, epochs: Optional[int],
+              images: Optional[int]) -> Config:
+    """The pre-training config of a variant.
 
     Args:
-        name (str): The variant.
-        args (argparse.Namespace): ``epochs``, ``workers``, ``quick``.
+        spec (dict): A :func:`variant`.
+        epochs (int, optional): Epochs; None keeps the config's.
+        images (int, optional): Train on the first ``images`` images.
 
     Returns:
-        Config: The config, without validation or checkpoints.
+        Config: The config, with the val loop as the curve's monitor and
+        no checkpoints.
     """
-    path, keep = VARIANTS[name]
-    if not osp.isfile(path):
-        raise ConfigError(f'variant {name}: config {path} not found.')
-    cfg = Config.fromfile(path)
-    if keep is not None:
-        cfg.model.hard_examples = [
-            g for g in cfg.model.hard_examples if g['name'] in keep
-        ]
-    if args.epochs is not None:
-        set_epochs(cfg, args.epochs)
-    if args.workers is not None:
-        cfg.train_dataloader.num_workers = args.workers
-        cfg.train_dataloader.persistent_workers = args.workers > 0
-    if args.quick:
-        cfg.train_dataloader.dataset.indices = QUICK_IMAGES
+    if not osp.isfile(spec['config']):
+        raise ConfigError(f'config {spec["config"]} not found; run from the '
+                          'repository root.')
+    cfg = Config.fromfile(spec['config'])
+    generators = cfg.model.get('hard_examples') or []
+    names = [g['name'] for g in generators]
+    for name in list(spec['keep'] or []) + list(spec['changes']):
+        if name not in names:
+            raise ConfigError(f'{spec["config"]} has no generator {name!r} '
+                              f'(it has {names}).')
+    if spec['keep'] is not None:
+        generators = [g for g in generators if g['name'] in spec['keep']]
+    for generator in generators:
+        generator.update(spec['changes'].get(generator['name'], {}))
+    cfg.model.hard_examples = generators
+    if epochs is not None:
+        set_epochs(cfg, epochs)
+    if images is not None:
+        cfg.train_dataloader.dataset.indices = images
     cfg.log_level = 'WARNING'
-    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     cfg.default_hooks.checkpoint = None
+    cfg.default_hooks.logger = dict(type='LoggerHook', interval=10**6)
+    cfg.visualizer = dict(type='Visualizer', vis_backends=[])
     return cfg
 
 
-def measure(model: torch.nn.Module,
-            loader,
+class Recorder(Hook):
+    """Keeps the val metrics after each val epoch and the mean of every
+    logged training term over each epoch."""
+
+    priority = 'LOWEST'
+
+    def __init__(self) -> None:
+        self.curve: List[dict] = []
+        self.terms: List[dict] = []
+        self._sums: Dict[str, float] = {}
+        self._count = 0
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
+                         outputs=None) -> None:
+        """Add the step's logged terms to the epoch's sums."""
+        for key, value in (outputs or {}).items():
+            value = float(value.detach() if torch.is_tensor(value) else value)
+            self._sums[key] = self._sums.get(key, 0.0) + value
+        self._count += 1
+
+    def after_train_epoch(self, runner) -> None:
+        """Close the epoch's means."""
+        self.terms.append(
+            dict(
+                epoch=runner.epoch + 1,
+                **{k: v / self._count
+                   for k, v in self._sums.items()}))
+        self._sums, self._count = {}, 0
+
+    def after_val_epoch(self, runner, metrics=None) -> None:
+        """Keep the val metrics of this epoch."""
+        self.curve.append(
+            dict(
+                epoch=runner.epoch,
+                knn=float(metrics['knn/top1']),
+                few_shot=float(metrics[f'few_shot/{SHOTS}-shot'])))
+
+
+def eval_loader(cfg: Config, split: str):
+    """Loader of the train split (bank) followed by ``split`` (queries).
+
+    Args:
+        cfg (Config): A pre-training config whose ``val_dataloader`` is a
+            ``KNNDataset`` of the digits.
+        split (str): ``'val'`` or ``'test'``.
+
+    Returns:
+        DataLoader: The loader.
+    """
+    loader = copy.deepcopy(cfg.val_dataloader)
+    loader.dataset.query.split = split
+    return Runner.build_dataloader(loader)
+
+
+def measure(model: torch.nn.Module, loader,
             pixels: bool = False) -> Dict[str, float]:
     """kNN top-1 and few-shot accuracy of one representation.
 
@@ -167,113 +363,431 @@ def measure(model: torch.nn.Module,
     bank, bank_labels = feats[:n_bank], labels[:n_bank]
     query, query_labels = feats[n_bank:], labels[n_bank:]
     return dict(
-        knn=knn_accuracy(
-            bank, bank_labels, query, query_labels, k=200, temperature=0.07),
+        knn=knn_accuracy(bank, bank_labels, query, query_labels, **KNN),
         few_shot=few_shot_accuracy(bank, bank_labels, query, query_labels,
                                    SHOTS, DRAWS))
 
 
-def summary(values: List[float]) -> str:
-    """``mean ± std`` (sample std; no std for one value).
+def quiet() -> None:
+    """One thread, hexa_mm's registries, and no INFO logs in this process."""
+    torch.set_num_threads(1)
+    register_all_modules()
+    MMLogger.get_instance('hexa_quality', log_level='WARNING')
+
+
+def train_and_measure(job: dict) -> dict:
+    """Pre-train one variant with one seed and measure it (a worker).
 
     Args:
-        values (list[float]): The values.
+        job (dict): ``name``, ``spec`` (a :func:`variant`), ``seed``,
+            ``epochs``, ``images``, ``curve_every`` and ``splits``.
 
     Returns:
-        str: The summary.
+        dict: ``train_s``, the curve, the logged terms per epoch and one
+        measurement per split.
     """
-    if len(values) == 1:
-        return f'{values[0]:6.2f}'
-    return f'{statistics.mean(values):6.2f} ± {statistics.stdev(values):4.2f}'
-
-
-def run(args: argparse.Namespace,
-        configs: Dict[str, Config]) -> Dict[str, List[Dict[str, float]]]:
-    """Pre-train and measure every variant and seed, and the baselines.
-
-    Args:
-        args (argparse.Namespace): The arguments.
-        configs (dict[str, Config]): The pre-training config of each
-            variant (see :func:`variant_cfg`).
-
-    Returns:
-        dict: Per row name, one result dict per seed.
-    """
-    base = Config.fromfile(MOCO)
-    loader = Runner.build_dataloader(base.val_dataloader)
-    device = 'cuda' if torch.cuda.is_available() else 'cpu'
-    results: Dict[str, List[Dict[str, float]]] = {}
-    torch.manual_seed(0)
-    results['raw pixels'] = [measure(MODELS.build(base.model), loader, True)]
-    for seed in args.seeds:
-        torch.manual_seed(seed)
-        model = MODELS.build(base.model)
-        model.init_weights()
-        results.setdefault('random init',
-                           []).append(measure(model.to(device), loader))
+    quiet()
+    cfg = build_cfg(job['spec'], job['epochs'], job['images'])
+    cfg.randomness = dict(seed=job['seed'])
+    cfg.train_cfg.val_interval = job['curve_every']
     with tempfile.TemporaryDirectory() as work_dir:
-        for name, variant in configs.items():
-            for seed in args.seeds:
-                cfg = copy.deepcopy(variant)
-                cfg.randomness = dict(seed=seed)
-                cfg.work_dir = osp.join(work_dir, f'{name}-{seed}')
-                cfg.experiment_name = f'{name}-seed{seed}-{time.time_ns()}'
-                start = time.perf_counter()
-                runner = RUNNERS.build(cfg)
-                runner.train()
-                seconds = time.perf_counter() - start
-                res = measure(runner.model, loader)
-                res['train_s'] = seconds
-                results.setdefault(name, []).append(res)
-                print(
-                    f'{name} seed {seed}: kNN {res["knn"]:.2f}  '
-                    f'{SHOTS}-shot {res["few_shot"]:.2f}  '
-                    f'({seconds:.0f} s)',
-                    flush=True)
-                del runner
-    return results
+        cfg.work_dir = work_dir
+        cfg.experiment_name = f'{job["name"]}-{job["seed"]}-{time.time_ns()}'
+        runner = RUNNERS.build(cfg)
+        recorder = Recorder()
+        runner.register_hook(recorder)
+        start = time.perf_counter()
+        runner.train()
+        seconds = time.perf_counter() - start
+        scores = {
+            split: measure(runner.model, eval_loader(cfg, split))
+            for split in job['splits']
+        }
+    return dict(
+        name=job['name'],
+        seed=job['seed'],
+        epochs=cfg.train_cfg.max_epochs,
+        train_s=seconds,
+        curve=recorder.curve,
+        terms=recorder.terms,
+        **scores)
 
 
-def main() -> int:
-    """Run and print the table.
+def baselines(seeds: Sequence[int]) -> Dict[str, List[dict]]:
+    """Raw pixels and the MoCo-v2 network at random initialisation.
+
+    Args:
+        seeds (Sequence[int]): One random network per seed.
+
+    Returns:
+        dict: Per row, one result per seed (one for raw pixels), each with
+        a measurement per split.
+    """
+    quiet()
+    cfg = Config.fromfile(MOCO)
+    loaders = {split: eval_loader(cfg, split) for split in ('val', 'test')}
+    rows: Dict[str, List[dict]] = {'raw pixels': [], 'random init': []}
+    model = MODELS.build(cfg.model)
+    rows['raw pixels'].append(
+        dict(
+            seed=None, **{
+                split: measure(model, loader, pixels=True)
+                for split, loader in loaders.items()
+            }))
+    for seed in seeds:
+        torch.manual_seed(seed)
+        model = MODELS.build(cfg.model)
+        model.init_weights()
+        rows['random init'].append(
+            dict(
+                seed=seed,
+                **{
+                    split: measure(model, loader)
+                    for split, loader in loaders.items()
+                }))
+    return rows
+
+
+def run_jobs(jobs: List[dict], workers: int) -> List[dict]:
+    """Run the jobs, ``workers`` at a time, longest first.
+
+    Args:
+        jobs (list[dict]): Arguments of :func:`train_and_measure`.
+        workers (int): Processes at once.
+
+    Returns:
+        list[dict]: The results, in the order of ``jobs``.
+    """
+    order = sorted(
+        range(len(jobs)), key=lambda i: -jobs[i].get('cost', 1.0))
+    results: List[Optional[dict]] = [None] * len(jobs)
+    with ProcessPoolExecutor(workers, mp_context=get_context('spawn')) as ex:
+        futures = {ex.submit(train_and_measure, jobs[i]): i for i in order}
+        for future, i in futures.items():
+            res = future.result()
+            results[i] = res
+            scores = '  '.join(
+                f'{split} kNN {res[split]["knn"]:.2f} '
+                f'{SHOTS}-shot {res[split]["few_shot"]:.2f}'
+                for split in jobs[i]['splits'])
+            print(
+                f'{res["name"]} seed {res["seed"]} ({res["epochs"]} ep, '
+                f'{res["train_s"]:.0f} s): {scores}',
+                flush=True)
+    return results  # type: ignore[return-value]
+
+
+def job_cost(spec: dict) -> float:
+    """Rough relative cost of a variant, to start the longest first.
+
+    Args:
+        spec (dict): A :func:`variant`.
+
+    Returns:
+        float: 1 for a base; more for each generator and attack step.
+    """
+    cost = 1.0
+    if spec['base'] is not None:
+        kept = spec['keep'] or ['cutmix', 'adv']
+        cost += 0.75 * len(kept)
+        steps = spec['changes'].get('adv', {}).get('steps', 1)
+        cost += 0.75 * (steps - 1) if 'adv' in kept else 0
+    return cost
+
+
+def wallclock_epochs(runs: Dict[str, List[dict]]) -> Dict[str, int]:
+    """Epochs that take each base algorithm its HEXA version's time.
+
+    Args:
+        runs (dict[str, list[dict]]): The main study's results.
+
+    Returns:
+        dict[str, int]: Per base variant (both rows run), its epochs times
+        the ratio of the mean training times, rounded.
+    """
+    epochs = {}
+    for base, hexa in WALLCLOCK.items():
+        if base in runs and hexa in runs:
+            ratio = (mean_std([r['train_s'] for r in runs[hexa]])['mean'] /
+                     mean_std([r['train_s'] for r in runs[base]])['mean'])
+            epochs[base] = max(1, round(runs[base][0]['epochs'] * ratio))
+    return epochs
+
+
+def make_jobs(names: Sequence[str], table: Dict[str, dict],
+              args: argparse.Namespace, splits: Sequence[str],
+              curve_every: int, epochs: Optional[Dict[str, int]] = None,
+              prefix: str = '') -> List[dict]:
+    """One job per variant and seed.
+
+    Args:
+        names (Sequence[str]): Variants.
+        table (dict[str, dict]): Where the variants are defined.
+        args (argparse.Namespace): ``seeds``, ``epochs``, ``images``.
+        splits (Sequence[str]): Splits measured at the end.
+        curve_every (int): Epochs between val points.
+        epochs (dict[str, int], optional): Epochs per variant, overriding
+            ``args.epochs``.
+        prefix (str): Prefix of the row names.
+
+    Returns:
+        list[dict]: The jobs.
+    """
+    jobs = []
+    for name in names:
+        for seed in args.seeds:
+            jobs.append(
+                dict(
+                    name=prefix + name,
+                    spec=table[name],
+                    seed=seed,
+                    epochs=(epochs or {}).get(name, args.epochs),
+                    images=args.images,
+                    curve_every=curve_every,
+                    splits=list(splits),
+                    cost=job_cost(table[name])))
+    return jobs
+
+
+def summarise(runs: Dict[str, List[dict]], pairs: Sequence[tuple],
+              splits: Sequence[str]) -> dict:
+    """Mean ± std per row and paired differences.
+
+    Args:
+        runs (dict[str, list[dict]]): Per row, one result per seed.
+        pairs (Sequence[tuple]): ``(treated, base)`` row names.
+        splits (Sequence[str]): Splits to summarise.
+
+    Returns:
+        dict: ``rows`` (per row, split and metric, a :func:`mean_std`, and
+        the mean ``train_s`` and ``epochs`` of trained rows) and ``paired``
+        (per pair, split and metric, a :func:`paired_difference` over the
+        seeds both rows ran).
+    """
+    rows, paired = {}, []
+    for name, results in runs.items():
+        rows[name] = {
+            split: {
+                metric: mean_std([r[split][metric] for r in results])
+                for metric in ('knn', 'few_shot')
+            }
+            for split in splits if split in results[0]
+        }
+        if 'train_s' in results[0]:
+            rows[name]['train_s'] = mean_std([r['train_s'] for r in results])
+            rows[name]['epochs'] = results[0]['epochs']
+    for treated, base in pairs:
+        if treated not in runs or base not in runs:
+            continue
+        by_seed = {r['seed']: r for r in runs[base]}
+        both = [r for r in runs[treated] if r['seed'] in by_seed]
+        diff = dict(treated=treated, base=base)
+        for split in splits:
+            if both and split in both[0]:
+                diff[split] = {
+                    metric: paired_difference(
+                        [r[split][metric] for r in both],
+                        [by_seed[r['seed']][split][metric] for r in both])
+                    for metric in ('knn', 'few_shot')
+                }
+        paired.append(diff)
+    return dict(rows=rows, paired=paired)
+
+
+def fmt(stat: dict) -> str:
+    """``mean ± std`` of a :func:`mean_std` (the mean alone for one run).
+
+    Args:
+        stat (dict): The summary.
+
+    Returns:
+        str: The text.
+    """
+    if stat['n'] == 1:
+        return f'{stat["mean"]:6.2f}'
+    return f'{stat["mean"]:6.2f} ± {stat["std"]:4.2f}'
+
+
+def fmt_diff(stat: dict) -> str:
+    """``+d [low, high]`` of a :func:`paired_difference`.
+
+    Args:
+        stat (dict): The paired difference.
+
+    Returns:
+        str: The text.
+    """
+    return (f'{stat["mean"]:+6.2f} [{stat["low"]:+6.2f}, '
+            f'{stat["high"]:+6.2f}]')
+
+
+def print_table(title: str, summary: dict, splits: Sequence[str]) -> None:
+    """Print a study's rows and paired differences.
+
+    Args:
+        title (str): The heading.
+        summary (dict): Output of :func:`summarise`.
+        splits (Sequence[str]): Splits shown.
+    """
+    rows = summary['rows']
+    if not rows:
+        return
+    width = max(len(n) for n in rows) + 2
+    cols = [(s, m) for s in splits for m in ('knn', 'few_shot')]
+    label = {'knn': 'kNN', 'few_shot': f'{SHOTS}-shot'}
+    print(f'\n{title}')
+    print(f'{"representation":<{width}}' +
+          ''.join(f'{s + " " + label[m]:>17}' for s, m in cols) +
+          '   epochs  train s')
+    for name, row in rows.items():
+        cells = ''.join(f'{fmt(row[s][m]) if s in row else "":>17}'
+                        for s, m in cols)
+        extra = (f'   {row["epochs"]:6d}  {row["train_s"]["mean"]:7.0f}'
+                 if 'train_s' in row else '')
+        print(f'{name:<{width}}{cells}{extra}')
+    if summary['paired']:
+        print(f'\npaired difference to the base (same seeds), mean '
+              f'[95 % interval]')
+        for diff in summary['paired']:
+            cells = '  '.join(
+                f'{s} {label[m]} {fmt_diff(diff[s][m])}' for s, m in cols
+                if s in diff)
+            name = f'{diff["treated"]} - {diff["base"]}'
+            print(f'{name:<{2 * width}}{cells}')
+
+
+def plot_curves(runs: Dict[str, List[dict]], base_rows: Dict[str, list],
+                path: str) -> None:
+    """kNN and 5-shot accuracy on val against epoch, mean ± std over seeds.
+
+    Args:
+        runs (dict[str, list[dict]]): Per variant, one result per seed.
+        base_rows (dict[str, list]): Raw pixels and random init results.
+        path (str): The PNG written.
+    """
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, metric, label in zip(axes, ('knn', 'few_shot'),
+                                 ('kNN top-1 (all labels)',
+                                  f'{SHOTS}-shot (nearest class mean)')):
+        for name, results in runs.items():
+            curves = [r['curve'] for r in results if r['curve']]
+            if not curves:
+                continue
+            epochs = [p['epoch'] for p in curves[0]]
+            points = [[c[i][metric] for c in curves]
+                      for i in range(len(epochs))]
+            mean = [mean_std(p)['mean'] for p in points]
+            std = [mean_std(p)['std'] for p in points]
+            style = '-' if name.startswith('hexa') else '--'
+            line, = ax.plot(epochs, mean, style, label=name, marker='.')
+            ax.fill_between(epochs, [m - s for m, s in zip(mean, std)],
+                            [m + s for m, s in zip(mean, std)],
+                            color=line.get_color(), alpha=0.15)
+        for row, color in (('raw pixels', 'black'), ('random init',
+                                                      'grey')):
+            level = mean_std([r['val'][metric]
+                              for r in base_rows[row]])['mean']
+            ax.axhline(level, color=color, linestyle=':', label=row)
+        ax.set_xlabel('pre-training epoch')
+        ax.set_ylabel(f'{label}, val, %')
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=7, loc='lower right')
+    fig.suptitle('digits (16 px): representation quality during '
+                 'pre-training, mean ± std over seeds')
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def machine() -> dict:
+    """What the run shared the machine with.
+
+    Returns:
+        dict: CPU count and the 1/5/15-minute load averages.
+    """
+    return dict(cpus=os.cpu_count(), loadavg=list(os.getloadavg()))
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run the studies, print the tables, write JSON and the figure.
+
+    Args:
+        argv (list[str], optional): Arguments; defaults to ``sys.argv``.
 
     Returns:
         int: The exit status.
     """
-    args = parse_args()
-    register_all_modules()
-    MMLogger.get_instance('hexa_quality', log_level='WARNING')
+    args = parse_args(argv)
+    start = time.perf_counter()
+    report = dict(args=vars(args), machine_start=machine())
     try:
-        # read every config once, so that all seeds train the same one
-        configs = {name: variant_cfg(name, args) for name in args.variants}
-        results = run(args, configs)
+        check_args(args)
+        register_all_modules()
+        wanted = set(args.variants or set(MAIN) | set(SWEEP))
+        for spec in list(MAIN.values()) + list(SWEEP.values()):
+            build_cfg(spec, args.epochs, args.images)
+        base_rows = baselines(args.seeds)
+        runs: Dict[str, List[dict]] = {}
+        pairs = []
+        if 'main' in args.studies:
+            names = [n for n in MAIN if n in wanted]
+            jobs = make_jobs(names, MAIN, args, ('val', 'test'),
+                             args.curve_every)
+            for job, res in zip(jobs, run_jobs(jobs, args.jobs)):
+                runs.setdefault(job['name'], []).append(res)
+            pairs += [(n, MAIN[n]['base']) for n in names if MAIN[n]['base']]
+        if 'wallclock' in args.studies:
+            epochs = wallclock_epochs(runs)
+            jobs = make_jobs(list(epochs), MAIN, args, ('val', 'test'),
+                             args.curve_every, epochs, prefix='time-')
+            for job, res in zip(jobs, run_jobs(jobs, args.jobs)):
+                runs.setdefault(job['name'], []).append(res)
+            pairs += [(WALLCLOCK[b], f'time-{b}') for b in epochs]
+        sweep_runs: Dict[str, List[dict]] = {}
+        if 'sweep' in args.studies:
+            names = [n for n in SWEEP if n in wanted]
+            jobs = make_jobs(names, SWEEP, args, ('val', ), 10**6)
+            for job, res in zip(jobs, run_jobs(jobs, args.jobs)):
+                sweep_runs.setdefault(job['name'], []).append(res)
     except (ConfigError, FileNotFoundError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
+    main_summary = summarise(dict(base_rows, **runs), pairs, ('val', 'test'))
+    sweep_pairs = [(n, SWEEP[n]['base']) for n in sweep_runs]
+    sweep_summary = summarise(
+        dict({b: runs[b]
+              for _, b in sweep_pairs if b in runs}, **sweep_runs),
+        sweep_pairs, ('val', ))
+    quick = ' (quick: checks the path, not a result)' if args.quick else ''
     epochs = args.epochs or "the configs'"
-    print(f'\ndigits, {epochs} epochs, seeds {args.seeds}'
-          f'{" (quick: not a result)" if args.quick else ""}')
-    width = max(len(name) for name in results)
-    print(f'{"representation":<{width}}  {"kNN top-1":>15}  '
-          f'{f"{SHOTS}-shot ({DRAWS} draws)":>17}  train s')
-    for name, runs in results.items():
-        train_s = [r['train_s'] for r in runs if 'train_s' in r]
-        seconds = f'{statistics.mean(train_s):7.0f}' if train_s else ''
-        print(f'{name:<{width}}  {summary([r["knn"] for r in runs]):>15}  '
-              f'{summary([r["few_shot"] for r in runs]):>17}  {seconds}')
-    if args.out:
-        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-        with open(args.out, 'w') as f:
-            json.dump(
-                dict(
-                    args=vars(args),
-                    results=results,
-                    configs={
-                        n: c.pretty_text
-                        for n, c in configs.items()
-                    }),
-                f,
-                indent=1)
+    print_table(
+        f'digits 16 px, {epochs} epochs, seeds {args.seeds}{quick}: '
+        'val chooses, test reports', main_summary, ('val', 'test'))
+    if sweep_runs:
+        print_table('sweep of the open HEXA settings (val only)',
+                    sweep_summary, ('val', ))
+    os.makedirs(args.out, exist_ok=True)
+    report.update(
+        wall_s=time.perf_counter() - start,
+        machine_end=machine(),
+        baselines=base_rows,
+        runs=runs,
+        sweep_runs=sweep_runs,
+        summary=main_summary,
+        sweep_summary=sweep_summary,
+        configs={
+            n: Config.fromfile(MAIN[n]['config']).pretty_text
+            for n in MAIN
+        })
+    with open(osp.join(args.out, 'results.json'), 'w') as f:
+        json.dump(report, f, indent=1)
+    plot_curves({n: r for n, r in runs.items() if n in MAIN}, base_rows,
+                osp.join(args.out, 'curves.png'))
+    print(f'\nwrote {osp.join(args.out, "results.json")} and curves.png '
+          f'({report["wall_s"]:.0f} s)')
     return 0
 
 

@@ -1,0 +1,60 @@
+# scikit-learn's digits (embedded, no download) at 16 px, twice their 8 px,
+# split three ways, seeded and class-stratified: 60 % train (pre-training and
+# the labelled pool), 20 % val (every choice), 20 % test (reported once).
+# Views keep a digit a digit: a crop of at least half the image with mild
+# aspect changes, a small rotation, brightness and contrast only (no hue, no
+# grey-scale: the images are grey) and no flip (a mirrored digit is often
+# another digit).
+dataset_type = 'Digits'
+digits = dict(
+    type=dataset_type, img_size=16, val_fraction=0.2, test_fraction=0.2,
+    seed=0)
+
+view_pipeline = [
+    dict(
+        type='RandomResizedCrop',
+        scale=16,
+        crop_ratio_range=(0.5, 1.),
+        backend='pillow'),
+    dict(
+        type='Rotate',
+        magnitude_range=(0, 15),  # uniform in [-15°, 15°]
+        magnitude_std='inf',
+        prob=1.0,
+        pad_val=0,
+        interpolation='bilinear'),
+    dict(
+        type='RandomApply',
+        transforms=[dict(type='ColorJitter', brightness=0.4, contrast=0.4)],
+        prob=0.8),
+]
+train_pipeline = [
+    dict(type='MultiView', num_views=2, transforms=[view_pipeline]),
+    dict(type='PackInputs')
+]
+test_pipeline = [dict(type='PackInputs')]
+
+train_dataloader = dict(
+    batch_size=64,
+    num_workers=0,
+    persistent_workers=False,
+    drop_last=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(digits, split='train', pipeline=train_pipeline))
+# kNN and 5-shot monitors: the train images are the labelled bank
+val_dataloader = dict(
+    batch_size=512,
+    num_workers=0,
+    persistent_workers=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(
+        type='KNNDataset',
+        bank=dict(digits, split='train', pipeline=test_pipeline),
+        query=dict(digits, split='val', pipeline=test_pipeline)))
+val_evaluator = [
+    dict(type='KNNAccuracy', k=200, temperature=0.07),
+    dict(type='FewShotAccuracy', shots=5, draws=20),
+]
+val_cfg = dict()

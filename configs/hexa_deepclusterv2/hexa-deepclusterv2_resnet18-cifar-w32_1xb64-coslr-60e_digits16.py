@@ -1,0 +1,11 @@
+# HEXA_DCluster on the embedded digits at 16 px: the DeepCluster-v2
+# small-image recipe (same model, crops, schedule and seed) plus CutMix and
+# adversarial views of the two assignment crops, with the settings chosen on
+# the val split (configs/hexa_deepclusterv2/README.md; hexa_mm's choice, not
+# the paper's).
+_base_ = [
+    '../deepclusterv2/'
+    'deepclusterv2_resnet18-cifar-w32_1xb64-coslr-60e_digits16.py',
+    '../_base_/models/hexa_hard_examples.py',
+]
+model = dict(hard_examples=_base_.hexa_hard_examples)

@@ -1,0 +1,118 @@
+"""tools/analysis/hexa_quality.py: the study's pieces and a tiny run."""
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from hexa_mm.evaluation import paired_difference
+from hexa_mm.utils import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / 'tools/analysis'))
+import hexa_quality  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def in_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+
+
+def test_quick_is_two_seeds_of_moco_and_hexa_moco() -> None:
+    args = hexa_quality.parse_args(['--quick'])
+    assert args.seeds == [0, 1] and args.studies == ['main']
+    assert set(args.variants) == {'mocov2', 'hexa-mocov2'}
+    full = hexa_quality.parse_args(['--full'])
+    assert full.studies == ['main', 'wallclock', 'sweep']
+    assert full.seeds == [0, 1, 2]
+
+
+def test_every_variant_builds_and_pairs_with_its_base() -> None:
+    for table in (hexa_quality.MAIN, hexa_quality.SWEEP):
+        for name, spec in table.items():
+            cfg = hexa_quality.build_cfg(spec, None, None)
+            names = [g['name'] for g in cfg.model.hard_examples]
+            assert bool(names) == (spec['base'] is not None), name
+            if spec['base'] is not None:
+                base = hexa_quality.MAIN[spec['base']]
+                base_cfg = hexa_quality.build_cfg(base, None, None)
+                # only the generators differ within an algorithm
+                cfg.model.hard_examples = []
+                assert cfg.model == base_cfg.model, name
+                assert cfg.train_dataloader == base_cfg.train_dataloader
+
+
+def test_sweep_sets_the_attack_and_keeps_only_the_named_generator() -> None:
+    spec = hexa_quality.SWEEP['moco-adv-eps8-steps3']
+    cfg = hexa_quality.build_cfg(spec, epochs=3, images=64)
+    (adv, ) = cfg.model.hard_examples
+    assert adv['name'] == 'adv' and adv['steps'] == 3
+    assert adv['eps'] == pytest.approx(8 / 255)
+    # PGD steps of 2.5 eps / steps
+    assert adv['step_size'] == pytest.approx(2.5 * 8 / 3 / 255)
+    assert cfg.train_cfg.max_epochs == 3
+    assert cfg.param_scheduler[-1]['T_max'] == 3
+    assert cfg.train_dataloader.dataset.indices == 64
+    one = hexa_quality.build_cfg(hexa_quality.SWEEP['moco-adv-eps4-steps1'],
+                                 None, None)
+    assert one.model.hard_examples[0]['step_size'] == pytest.approx(4 / 255)
+    bad = hexa_quality.variant(hexa_quality.HEXA_MOCO, 'mocov2', keep=['mix'])
+    with pytest.raises(ConfigError, match="no generator 'mix'"):
+        hexa_quality.build_cfg(bad, None, None)
+
+
+def test_summarise_pairs_runs_by_seed() -> None:
+    def run(seed, val, test):
+        return dict(seed=seed, epochs=1, train_s=1.0,
+                    val=dict(knn=val, few_shot=val),
+                    test=dict(knn=test, few_shot=test))
+
+    runs = {
+        'base': [run(0, 80, 70), run(1, 90, 75), run(2, 85, 72)],
+        # listed in another order: pairing must follow the seed
+        'hexa': [run(2, 86, 74), run(0, 82, 70), run(1, 90, 80)],
+    }
+    got = hexa_quality.summarise(runs, [('hexa', 'base')], ('val', 'test'))
+    (diff, ) = got['paired']
+    assert diff['test']['few_shot']['mean'] == pytest.approx(
+        paired_difference([70, 80, 74], [70, 75, 72])['mean'])
+    assert diff['val']['knn']['low'] == pytest.approx(
+        paired_difference([82, 90, 86], [80, 90, 85])['low'])
+    assert got['rows']['hexa']['val']['knn']['mean'] == pytest.approx(86)
+
+
+def test_bad_input_is_one_error_line(capsys: pytest.CaptureFixture) -> None:
+    assert hexa_quality.main(['--variants', 'nope']) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith('error: unknown variants')
+    assert hexa_quality.main(['--epochs', '0']) == 2
+    assert 'error: --epochs=0' in capsys.readouterr().err
+
+
+def test_tiny_study_writes_json_table_and_figure(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    # the --quick path at the smallest size: one step per epoch
+    status = hexa_quality.main([
+        '--variants', 'mocov2', 'hexa-mocov2', '--seeds', '0', '1',
+        '--epochs', '1', '--images', '64', '--curve-every', '1', '--out',
+        str(tmp_path)
+    ])
+    assert status == 0
+    out = capsys.readouterr().out
+    assert 'hexa-mocov2 - mocov2' in out and 'raw pixels' in out
+    report = json.loads((tmp_path / 'results.json').read_text())
+    runs = report['runs']
+    assert sorted(r['seed'] for r in runs['hexa-mocov2']) == [0, 1]
+    for run in runs['hexa-mocov2']:
+        assert run['curve'][0]['epoch'] == 1
+        terms = run['terms'][0]
+        assert {'loss_clean', 'loss_cutmix', 'loss_adv'} <= set(terms)
+    (diff, ) = report['summary']['paired']
+    by_seed = {r['seed']: r for r in runs['mocov2']}
+    expected = paired_difference(
+        [r['test']['few_shot'] for r in runs['hexa-mocov2']],
+        [by_seed[r['seed']]['test']['few_shot'] for r in runs['hexa-mocov2']])
+    assert diff['test']['few_shot']['mean'] == pytest.approx(
+        expected['mean'])
+    assert len(report['baselines']['random init']) == 2
+    assert (tmp_path / 'curves.png').stat().st_size > 10_000
