@@ -24,9 +24,11 @@ report the test columns once. Studies:
   every ``--curve-every`` epochs);
 * ``wallclock``: each base algorithm trained for as many epochs as take it
   the time its HEXA version took (measured in ``main``);
-* ``sweep``: HEXA_MoCo's open settings on val: ε ∈ {1, 2, 4, 8}/255 ×
-  steps ∈ {1, 3} (adversarial views alone), ``aux_norm``, CutMix ``prob``
-  and ``weight``, and which views HEXA_DCluster makes hard.
+* ``sweep``: HEXA's open settings on val, for HEXA_MoCo: ε ∈ {1, 2, 4,
+  8}/255 × steps ∈ {1, 3} (adversarial views alone), ``aux_norm``, CutMix
+  ``prob`` and ``weight``, both weights halved; for HEXA_DCluster, which
+  views are made hard (the first assignment crop only, or both; MoCo-v2
+  predicts only its query view).
 
 Baselines: raw pixels, and the network at random initialisation (per seed).
 The table gives mean ± std over seeds and, for each HEXA variant, the paired
@@ -141,6 +143,13 @@ SWEEP = {
         'mocov2',
         cutmix=dict(weight=0.5),
         adv=dict(weight=0.5)),
+    # MoCo-v2 predicts one view (the query); DeepCluster-v2 two
+    'dcluster-hexa-view0':
+    variant(
+        HEXA_DCLUSTER,
+        'deepclusterv2',
+        cutmix=dict(view_indices=[0]),
+        adv=dict(view_indices=[0])),
 }
 #: the base of each HEXA algorithm, and the variant giving its time
 WALLCLOCK = {'mocov2': 'hexa-mocov2', 'deepclusterv2': 'hexa-deepclusterv2'}
