@@ -1,5 +1,5 @@
 # DeepCluster-v2 on the embedded digits at 16 px: the small-image recipe,
-# one process (the global batch is 64). Chosen on the val split
+# one process (the global batch is 64). The recipe
 # (configs/deepclusterv2/README.md): the MoCo-v2 recipe's CIFAR ResNet-18 at
 # half width and views, projection 256-256-128, 3 prototype sets of 30
 # clusters (k-means at every epoch start), temperature 0.1, SGD lr 0.03 for

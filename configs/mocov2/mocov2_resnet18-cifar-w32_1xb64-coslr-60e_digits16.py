@@ -1,6 +1,6 @@
 # MoCo-v2 on the embedded digits at 16 px: the small-image recipe, one
-# process (the global batch is 64), minutes on one CPU core. Chosen on the
-# val split (configs/mocov2/README.md): a CIFAR ResNet-18 (3x3 stem, no
+# process (the global batch is 64), minutes on one CPU core. The recipe
+# (configs/mocov2/README.md): a CIFAR ResNet-18 (3x3 stem, no
 # max-pool; mmpretrain's ResNet_CIFAR) at half width, MLP 256-256-128,
 # queue 256 (a quarter of the 1,077 train images, so that an image's own
 # older key is rarely a negative), temperature 0.2, key-encoder momentum
