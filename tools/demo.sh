@@ -13,6 +13,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHON=${PYTHON:-python}
+# the tools import hexa_mm from this checkout
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 WORK=${WORK:-work_dirs/demo}
 SEEDS=(${SEEDS:-0 1 2})
 PORT=${PORT:-29517}

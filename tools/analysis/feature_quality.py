@@ -20,6 +20,7 @@ from typing import Dict, List, Tuple
 
 import torch
 from mmengine.config import Config, DictAction
+from mmengine.logging import MMLogger
 from mmengine.runner import Runner
 
 from hexa_mm.engine.checkpoint import load_model_weights, load_weights_only
@@ -166,6 +167,8 @@ def main(argv=None) -> int:
     """
     args = parse_args(argv)
     register_all_modules()
+    # init_weights reports every layer at INFO: keep the table readable
+    MMLogger.get_instance('feature_quality', log_level='WARNING')
     try:
         cfg = Config.fromfile(args.config)
         if args.cfg_options:
