@@ -48,7 +48,9 @@ param_scheduler = [
         end=max_epochs)
 ]
 train_cfg = dict(
-    type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=5)
+    type='ResumableEpochBasedTrainLoop',
+    max_epochs=max_epochs,
+    val_interval=5)
 auto_scale_lr = dict(base_batch_size=64)
 default_hooks = dict(
     logger=dict(interval=10),
