@@ -312,10 +312,12 @@ def _first_line(err: BaseException) -> str:
         err (BaseException): The exception.
 
     Returns:
-        str: Its type and the first line of its message.
+        str: Its type and the first sentence of its message.
     """
     lines = str(err).strip().splitlines()
-    return f'{type(err).__name__}: {lines[0]}' if lines else repr(err)
+    if not lines:
+        return repr(err)
+    return f'{type(err).__name__}: {lines[0].split(". ")[0]}'
 
 
 def _load_from_http(
