@@ -4,6 +4,7 @@ import difflib
 import inspect
 import sys
 
+import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
@@ -146,6 +147,10 @@ def main() -> int:
             raise
         print(f'error: {message}', file=sys.stderr)
         return 2
+    # on success only: gloo's threads may abort the interpreter's exit
+    # without it, and after a failure it could wait on the others
+    if torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
     return 0
 
 

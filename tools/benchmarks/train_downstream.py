@@ -92,6 +92,10 @@ def main() -> int:
     except (ConfigError, FileNotFoundError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
+    # on success only: gloo's threads may abort the interpreter's exit
+    # without it, and after a failure it could wait on the others
+    if torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
     return 0
 
 

@@ -13,6 +13,7 @@ import os
 import os.path as osp
 import sys
 
+import torch
 from mmengine.config import Config, DictAction
 
 from hexa_mm.engine.checkpoint import load_weights_only
@@ -77,6 +78,10 @@ def main() -> int:
     except (ConfigError, FileNotFoundError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
+    # on success only: gloo's threads may abort the interpreter's exit
+    # without it, and after a failure it could wait on the others
+    if torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
     print(f'kNN (k={args.k}, T={args.temperature}) top-1: '
           f'{metrics["knn/top1"]:.2f}')
     return 0
