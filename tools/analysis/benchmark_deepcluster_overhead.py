@@ -30,11 +30,12 @@ per row. The model, per epoch and process:
   not measured);
 * fill pass: ``N / W * c_fill``, once per run.
 
-Times are CPU time of this process on the CPU (wall-clock for collectives
-and on a GPU). The per-sample costs are this machine's; a GPU speeds
-training and k-means up by different factors, so the script also prints by
-how much more than k-means the GPU may speed training up before clustering
-reaches 5 % of an epoch.
+The measured part prints CPU time (of the process: robust to other jobs on
+the machine) and wall-clock time; the per-sample costs are CPU time on the
+CPU (run with one thread), wall-clock time on a GPU. They are this machine's;
+a GPU speeds training and k-means up by different factors, so the script
+also prints by how much more than k-means the GPU may speed training up
+before clustering reaches 5 % of an epoch.
 
 Usage::
 
@@ -126,47 +127,52 @@ def parse_args() -> argparse.Namespace:
 
 
 class Clock:
-    """Accumulates the time spent in wrapped calls, per name.
+    """Accumulates the CPU time (of the process) and the wall-clock time
+    spent in timed sections, per name."""
 
-    Args:
-        cpu (bool): CPU time of the process (else wall-clock time).
-    """
-
-    def __init__(self, cpu: bool) -> None:
-        self.now = time.process_time if cpu else time.perf_counter
-        self.total: Dict[str, float] = {}
+    def __init__(self) -> None:
+        self.total: Dict[str, List[float]] = {}
         self.calls: Dict[str, int] = {}
 
-    def add(self, name: str, seconds: float) -> None:
-        """Count one call.
+    @staticmethod
+    def now() -> List[float]:
+        """Both clocks, after the queued CUDA work.
+
+        Returns:
+            list[float]: CPU and wall-clock seconds.
+        """
+        synchronize()
+        return [time.process_time(), time.perf_counter()]
+
+    def add(self, name: str, start: List[float]) -> None:
+        """Count one section that began at ``start``.
 
         Args:
             name (str): What was timed.
-            seconds (float): How long it took.
+            start (list[float]): :meth:`now` at its start.
         """
-        self.total[name] = self.total.get(name, 0.) + seconds
+        spent = [end - begin for end, begin in zip(self.now(), start)]
+        total = self.total.setdefault(name, [0., 0.])
+        total[0] += spent[0]
+        total[1] += spent[1]
         self.calls[name] = self.calls.get(name, 0) + 1
 
-    def wrap(self, name: str, fn: Callable, now: Callable = None) -> Callable:
+    def wrap(self, name: str, fn: Callable) -> Callable:
         """``fn``, timed under ``name``.
 
         Args:
             name (str): The name.
             fn (Callable): The function.
-            now (Callable, optional): The clock; defaults to this one's.
 
         Returns:
             Callable: The timed function.
         """
-        now = now or self.now
 
         @functools.wraps(fn)
         def timed(*args, **kwargs):
-            synchronize()
-            start = now()
+            start = self.now()
             out = fn(*args, **kwargs)
-            synchronize()
-            self.add(name, now() - start)
+            self.add(name, start)
             return out
 
         return timed
@@ -190,7 +196,7 @@ class EpochClock(Hook):
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
-        self.start = 0.
+        self.start = [0., 0.]
 
     def before_train_epoch(self, runner) -> None:
         """Start the epoch's clock.
@@ -198,7 +204,6 @@ class EpochClock(Hook):
         Args:
             runner (Runner): The runner.
         """
-        synchronize()
         self.start = self.clock.now()
 
     def after_train_epoch(self, runner) -> None:
@@ -207,24 +212,24 @@ class EpochClock(Hook):
         Args:
             runner (Runner): The runner.
         """
-        synchronize()
-        self.clock.add('epoch', self.clock.now() - self.start)
+        self.clock.add('epoch', self.start)
 
 
-def measure_run(args: argparse.Namespace) -> Dict[str, float]:
+def measure_run(args: argparse.Namespace) -> Dict[str, object]:
     """Train the config for a few epochs with the timers in place.
 
     Args:
         args (argparse.Namespace): The arguments.
 
     Returns:
-        dict[str, float]: Seconds per epoch of the iterations, clustering
-        and the collectives inside it (wall clock); seconds of the fill
-        pass; world size, samples.
+        dict: CPU and wall-clock seconds per epoch of the iterations, the
+        clustering and the collectives inside it, of the fill pass; the
+        bytes and calls of those collectives, measured and modelled; world
+        size and samples.
     """
-    clock = Clock(cpu=not torch.cuda.is_available())
-    wall = Clock(cpu=False)
+    clock = Clock()
     phase = ['other']
+    sent = dict(bytes=0, calls=0)
 
     def in_phase(name: str, fn: Callable) -> Callable:
         timed = clock.wrap(name, fn)
@@ -239,8 +244,6 @@ def measure_run(args: argparse.Namespace) -> Dict[str, float]:
 
         return run
 
-    sent = dict(bytes=0, calls=0)
-
     def collective(fn: Callable) -> Callable:
 
         @functools.wraps(fn)
@@ -248,11 +251,9 @@ def measure_run(args: argparse.Namespace) -> Dict[str, float]:
             if phase[-1] == 'cluster':
                 sent['bytes'] += data.numel() * data.element_size()
                 sent['calls'] += 1
-            # wall clock: the processes wait for each other
-            start = time.perf_counter()
+            start = clock.now()
             out = fn(data, *args, **kwargs)
-            synchronize()
-            wall.add(phase[-1], time.perf_counter() - start)
+            clock.add(f'collectives in {phase[-1]}', start)
             return out
 
         return run
@@ -284,18 +285,23 @@ def measure_run(args: argparse.Namespace) -> Dict[str, float]:
         expected = collective_bytes(num_samples, model.num_prototypes,
                                     model.feat_dim, iters, world)
     epochs = clock.calls['epoch']
+    per_epoch = {
+        name: [v / epochs for v in clock.total.get(name, [0., 0.])]
+        for name in ('epoch', 'cluster', 'collectives in cluster')
+    }
     return dict(
+        iterations=[
+            e - c for e, c in zip(per_epoch['epoch'], per_epoch['cluster'])
+        ],
+        cluster=per_epoch['cluster'],
+        collectives=per_epoch['collectives in cluster'],
+        fill=clock.total['fill'],
         bytes=sent['bytes'] / epochs,
         calls=sent['calls'] / epochs,
         model_bytes=expected[0],
         model_calls=expected[1],
-        iterations=(clock.total['epoch'] - clock.total['cluster']) / epochs,
-        cluster=clock.total['cluster'] / epochs,
-        collectives=wall.total.get('cluster', 0.) / epochs,
-        fill=clock.total['fill'],
         world=world,
-        samples=num_samples,
-        cpu=clock.now is time.process_time)
+        samples=num_samples)
 
 
 def per_sample_costs(args: argparse.Namespace) -> Dict[str, float]:
@@ -339,7 +345,8 @@ def per_sample_costs(args: argparse.Namespace) -> Dict[str, float]:
     ], torch.stack([torch.randint(k, (batch, ), generator=gen) for k in sets]))
     model.init_memory_bank(batch)
     optim = OptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.))
-    clock = Clock(cpu=device() == 'cpu')
+    # CPU time on the CPU, wall-clock time on a GPU
+    which = 0 if device() == 'cpu' else 1
 
     def fill() -> None:
         with torch.no_grad():
@@ -352,25 +359,21 @@ def per_sample_costs(args: argparse.Namespace) -> Dict[str, float]:
         fn()  # warm-up
         times = []
         for _ in range(2):
-            synchronize()
-            start = clock.now()
+            start = Clock.now()
             fn()
-            synchronize()
-            times.append(clock.now() - start)
+            times.append(Clock.now()[which] - start[which])
         costs[name] = statistics.median(times) / batch
     bank = F.normalize(
         torch.randn(args.kmeans_rows, dim, generator=gen), dim=1).to(device())
-    synchronize()
-    start = clock.now()
     hook = next(h for h in cfg.custom_hooks if h['type'] == 'DeepClusterHook')
     iters = DeepClusterHook(**{
         k: v
         for k, v in hook.items() if k != 'type'
     }).num_iters
+    start = Clock.now()
     for h, k in enumerate(sets):
         spherical_kmeans(bank, k, iters, seed=h)
-    synchronize()
-    costs['kmeans'] = (clock.now() - start) / args.kmeans_rows
+    costs['kmeans'] = (Clock.now()[which] - start[which]) / args.kmeans_rows
     costs.update(sizes=sizes, num_prototypes=sets, feat_dim=dim, iters=iters)
     return costs
 
@@ -409,25 +412,29 @@ def collective_bytes(num_samples: int, sets: Sequence[int], dim: int,
     return [float(total), float(calls)]
 
 
-def report_measured(run: Dict[str, float]) -> None:
-    """Print the measured shares.
+def report_measured(run: Dict[str, object]) -> None:
+    """Print the measured shares, in CPU and in wall-clock time.
 
     Args:
-        run (dict[str, float]): What :func:`measure_run` returned.
+        run (dict): What :func:`measure_run` returned.
     """
-    unit = 'CPU s' if run['cpu'] else 's'
+
+    def both(name: str) -> str:
+        return ' / '.join(
+            f'{run[name][i]:.3f} s ({100 * run[name][i] / base[i]:.2f} %)'
+            for i in range(2))
+
     base = run['iterations']
     print(f'measured: {run["samples"]} samples, {run["world"]} process(es); '
-          f'per epoch ({unit}, rank 0):')
-    print(f'  training iterations {base:.2f}')
-    print(f'  clustering          {run["cluster"]:.3f} '
-          f'({100 * run["cluster"] / base:.2f} % of the iterations)')
-    print(f'  of which collectives {run["collectives"]:.4f} wall s '
-          f'({100 * run["collectives"] / base:.3f} %): {run["bytes"]:.0f} '
-          f'bytes in {run["calls"]:.0f} all-reduces; the model\'s count: '
-          f'{run["model_bytes"]:.0f} bytes in {run["model_calls"]:.0f}')
-    print(f'  fill pass (once)    {run["fill"]:.2f} '
-          f'({100 * run["fill"] / base:.1f} % of one epoch)')
+          'per epoch on rank 0, CPU / wall-clock time (share of the '
+          'iterations):')
+    print(f'  training iterations  {base[0]:.2f} s / {base[1]:.2f} s')
+    print(f'  clustering           {both("cluster")}')
+    print(f'  of which collectives {both("collectives")}: '
+          f'{run["bytes"]:.0f} bytes in {run["calls"]:.0f} all-reduces; the '
+          f'model\'s count: {run["model_bytes"]:.0f} bytes in '
+          f'{run["model_calls"]:.0f}')
+    print(f'  fill pass (once)     {both("fill")}')
 
 
 def report_extrapolated(costs: Dict[str, float],
