@@ -258,15 +258,16 @@ def measure(num_samples: int = 100_000,
 
     # warm-up (kernels, allocator) on a tenth of the bank
     spherical_kmeans(bank[:n // 10], min(k, n // 10), 1, chunk_size=chunk)
-    before = reset_peak(device)
-    results, kmeans_s, paired = {}, 0., []
+    results, kmeans_s, paired, peak_mib = {}, 0., [], 0.
     for h in range(sets):
         best = float('inf')
         for _ in range(repeats):
+            before = reset_peak(device)
             start = clock(device)
             results[h] = spherical_kmeans(
                 bank, k, iters, seed=h, chunk_size=chunk)
             took = clock(device) - start
+            peak_mib = max(peak_mib, peak(device) - before)
             best = min(best, took)
             # its floor, timed right after it: the pair shares the moment's
             # load on the machine
@@ -277,7 +278,6 @@ def measure(num_samples: int = 100_000,
             paired.append(took / (iters * product))
         kmeans_s += best
     results = [results[h] for h in range(sets)]
-    peak_mib = peak(device) - before
 
     # the same chunks, so that the same products are compared
     plain_equal = all(
