@@ -252,8 +252,7 @@ def _update(x: torch.Tensor, assignments: torch.Tensor,
         torch.Tensor: The new centroids, (K, D).
     """
     num_clusters, dim = centroids.shape
-    sums = torch.zeros(
-        num_clusters, dim, dtype=torch.float64, device=x.device)
+    sums = torch.zeros(num_clusters, dim, dtype=torch.float64, device=x.device)
     for start in range(0, x.shape[0], M_STEP_ROWS):
         sums.index_add_(0, assignments[start:start + M_STEP_ROWS],
                         x[start:start + M_STEP_ROWS].double())
