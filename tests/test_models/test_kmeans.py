@@ -82,7 +82,8 @@ def test_matches_plain_restatement_with_blocked_argmax() -> None:
     # enough clusters for the blocked CPU argmax of the E step
     k = MIN_BLOCKS * CPU_BLOCK + 37
     x = blobs(num=3 * k, dim=16, centres=40, seed=6)
-    result = spherical_kmeans(x, k, num_iters=10, seed=1)
+    # chunks of 500 rows, the last one partial
+    result = spherical_kmeans(x, k, num_iters=10, seed=1, chunk_size=500)
     # the same float64 means as the M step: only the E step is compared
     centroids, assign = plain_kmeans(x, k, 10, 1, mean_dtype=torch.float64)
     assert torch.equal(result.assignments, assign)

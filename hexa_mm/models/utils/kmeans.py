@@ -40,11 +40,8 @@ __all__ = [
 CPU_BLOCK = 64
 #: Fewest blocks for which the blocked CPU argmax pays.
 MIN_BLOCKS = 8
-#: Bytes of float32 scores per chunk on the CPU, so that the argmax reads
-#: them from the cache ...
-CPU_SCORE_BYTES = 2**22
-#: ... but at least this many rows, below which the matrix product slows.
-CPU_MIN_ROWS = 1024
+#: Rows per chunk on the CPU (measured: see :func:`default_chunk_size`).
+CPU_CHUNK_ROWS = 2048
 #: Bytes of float32 scores per chunk elsewhere (GPU).
 GPU_SCORE_BYTES = 2**29
 #: Rows converted to float64 at a time by the M step.
@@ -77,11 +74,12 @@ class KMeansResult:
 def default_chunk_size(num_clusters: int, device: torch.device) -> int:
     """Rows :func:`spherical_kmeans` scores at a time by default.
 
-    On the CPU, chosen by measurement (``tools/analysis/benchmark_kmeans.py
-    --sweep``): a chunk's scores should stay in the cache while the E step
-    reads them back, but the matrix product slows below about a thousand
-    rows, so :data:`CPU_MIN_ROWS` rows (12 MiB of scores at K = 3000) or
-    more. On a GPU, chunks are large, so that few kernels are launched.
+    On the CPU, :data:`CPU_CHUNK_ROWS`, chosen by measurement
+    (``tools/analysis/benchmark_kmeans.py --sweep``): the matrix product
+    slows by 15-35 % below about a thousand rows, and the E step (product
+    and argmax) was fastest at 2048 rows (24 MiB of scores at K = 3000, in
+    the last-level cache while the argmax reads them back). On a GPU, chunks
+    of :data:`GPU_SCORE_BYTES` of scores, so that few kernels are launched.
 
     Args:
         num_clusters (int): Number of clusters K.
@@ -91,7 +89,7 @@ def default_chunk_size(num_clusters: int, device: torch.device) -> int:
         int: Rows per chunk, at least 1.
     """
     if device.type == 'cpu':
-        return max(CPU_MIN_ROWS, CPU_SCORE_BYTES // (4 * num_clusters))
+        return CPU_CHUNK_ROWS
     return max(1, GPU_SCORE_BYTES // (4 * num_clusters))
 
 
