@@ -182,51 +182,74 @@ def part_kmeans(size: dict, device: str) -> List[Row]:
     ]
 
 
-def part_dist(size: dict, device: str, timeout: int) -> List[Row]:
+def part_dist(size: dict, timeout: int) -> List[Row]:
     """Short ``tools/dist_train.sh`` runs with one process.
 
     Args:
         size (dict): ``sizes()['dist']``.
-        device (str): The device.
         timeout (int): Seconds each run may take.
 
     Returns:
-        list[Row]: The rows of the table.
+        list[Row]: One row per run: its iterations, or its error.
     """
     rows = []
-    backend = 'nccl' if device == 'cuda' else 'gloo'
     for config, images in ((HEXA_MOCO_DIGITS, size['images']),
                            (HEXA_DCLUSTER_DIGITS, size['dcluster_images'])):
         name = osp.basename(config).split('_')[0]
-        iters = images // size['batch']
-        with tempfile.TemporaryDirectory() as work_dir:
-            cmd = [
-                'bash', 'tools/dist_train.sh', config, '1', '--no-validate',
-                '--work-dir', work_dir, '--cfg-options',
-                'train_cfg.max_epochs=1',
-                f'train_dataloader.batch_size={size["batch"]}',
-                f'train_dataloader.dataset.indices={images}',
-                'default_hooks.logger.interval=1'
-            ]
-            start = time.perf_counter()
-            proc = subprocess.run(
-                cmd,
-                cwd=ROOT,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                env=dict(os.environ, PORT=str(29500 + os.getpid() % 1000)))
-            took = time.perf_counter() - start
-            if proc.returncode != 0:
-                tail = (proc.stderr or proc.stdout).strip().splitlines()
-                raise RuntimeError(f'{name}: exit {proc.returncode}: ' +
-                                   (tail[-1] if tail else ''))
-            last = _last_scalars(work_dir)
-            rows.append((f'dist_train.sh 1 process {backend}: {name}',
-                         f'{last.get("iter")}/{iters} it',
-                         f'{took:.0f} s wall, last loss '
-                         f'{last.get("loss", float("nan")):.3f}'))
+        try:
+            rows.append(_dist_run(config, images, size['batch'], timeout))
+        except Exception as err:  # report it and go on with the next run
+            rows.append((f'dist_train.sh 1 process: {name}', 'FAILED',
+                         f'{type(err).__name__}: {err}'))
     return rows
+
+
+def _dist_run(config: str, images: int, batch: int, timeout: int) -> Row:
+    """One epoch of ``images`` images through ``tools/dist_train.sh`` with
+    one process.
+
+    Args:
+        config (str): The config, relative to the repository.
+        images (int): Training images (the first ones of the data set).
+        batch (int): Images per iteration.
+        timeout (int): Seconds the run may take.
+
+    Returns:
+        Row: The row of the table.
+
+    Raises:
+        RuntimeError: If the run fails.
+    """
+    name = osp.basename(config).split('_')[0]
+    with tempfile.TemporaryDirectory() as work_dir:
+        cmd = [
+            'bash', 'tools/dist_train.sh', config, '1', '--no-validate',
+            '--work-dir', work_dir, '--cfg-options', 'train_cfg.max_epochs=1',
+            f'train_dataloader.batch_size={batch}',
+            f'train_dataloader.dataset.indices={images}',
+            'default_hooks.logger.interval=1'
+        ]
+        start = time.perf_counter()
+        proc = subprocess.run(
+            cmd,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=dict(os.environ, PORT=str(29500 + os.getpid() % 1000)))
+        took = time.perf_counter() - start
+        log = proc.stdout + proc.stderr
+        if proc.returncode != 0:
+            tail = log.strip().splitlines()
+            raise RuntimeError(f'exit {proc.returncode}: ' +
+                               (tail[-1] if tail else ''))
+        last = _last_scalars(work_dir)
+    # HexaRunner says so when it falls back to gloo (no CUDA)
+    backend = 'gloo' if 'gloo backend' in log else 'nccl'
+    return (
+        f'dist_train.sh 1 process {backend}: {name}',
+        f'{last.get("iter")}/{images // batch} it',
+        f'{took:.0f} s wall, last loss {last.get("loss", float("nan")):.3f}')
 
 
 def _last_scalars(work_dir: str) -> dict:
@@ -304,7 +327,7 @@ def main() -> int:
         moco=lambda: part_moco(size['moco'], device),
         hexa=lambda: part_hexa(size['hexa'], device),
         kmeans=lambda: part_kmeans(size['kmeans'], device),
-        dist=lambda: part_dist(size['dist'], device, args.train_timeout))
+        dist=lambda: part_dist(size['dist'], args.train_timeout))
     import mmengine
     import mmpretrain
     gpu = torch.cuda.get_device_name() if device == 'cuda' else 'none'
