@@ -87,6 +87,8 @@ def test_bad_input_is_one_error_line(capsys: pytest.CaptureFixture) -> None:
     assert len(err) == 1 and err[0].startswith('error: unknown variants')
     assert hexa_quality.main(['--epochs', '0']) == 2
     assert 'error: --epochs=0' in capsys.readouterr().err
+    assert hexa_quality.main(['--reuse', 'missing.json']) == 2
+    assert 'error: --reuse missing.json' in capsys.readouterr().err
 
 
 def test_tiny_study_writes_json_table_and_figure(
@@ -116,3 +118,14 @@ def test_tiny_study_writes_json_table_and_figure(
         expected['mean'])
     assert len(report['baselines']['random init']) == 2
     assert (tmp_path / 'curves.png').stat().st_size > 10_000
+    # a second run takes the finished runs instead of training them again
+    again = tmp_path / 'again'
+    assert hexa_quality.main([
+        '--variants', 'mocov2', 'hexa-mocov2', '--seeds', '0', '1',
+        '--epochs', '1', '--images', '64', '--curve-every', '1', '--out',
+        str(again), '--reuse',
+        str(tmp_path / 'results.json')
+    ]) == 0
+    assert capsys.readouterr().out.count(', reused)') == 4
+    second = json.loads((again / 'results.json').read_text())
+    assert second['summary']['paired'] == report['summary']['paired']

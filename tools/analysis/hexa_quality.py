@@ -40,6 +40,7 @@ against epoch). ``--quick`` (MoCo-v2 and HEXA_MoCo, 2 seeds, 2 epochs on
 """
 import argparse
 import copy
+import hashlib
 import json
 import os
 import os.path as osp
@@ -189,6 +190,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help=f'only these variants (of {", ".join(MAIN)} and the sweep\'s)')
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
     parser.add_argument(
+        '--sweep-seeds',
+        nargs='+',
+        type=int,
+        default=None,
+        help='seeds of the sweep (default: --seeds)')
+    parser.add_argument(
         '--epochs',
         type=int,
         default=None,
@@ -212,6 +219,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--out',
         default='work_dirs/hexa_quality',
         help='folder of results.json and curves.png')
+    parser.add_argument(
+        '--reuse',
+        default=None,
+        metavar='RESULTS_JSON',
+        help='take the runs an earlier results.json already holds (same '
+        'config text, seed and measurements) instead of training them again')
     args = parser.parse_args(argv)
     if args.quick:
         args.studies, args.seeds = ['main'], [0, 1]
@@ -219,6 +232,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         args.variants = args.variants or QUICK
     elif args.full:
         args.studies = ['main', 'wallclock', 'sweep']
+    if args.sweep_seeds is None:
+        args.sweep_seeds = args.seeds
     return args
 
 
@@ -414,6 +429,7 @@ def train_and_measure(job: dict) -> dict:
         }
     return dict(
         name=job['name'],
+        key=job['key'],
         seed=job['seed'],
         epochs=cfg.train_cfg.max_epochs,
         train_s=seconds,
@@ -457,32 +473,92 @@ def baselines(seeds: Sequence[int]) -> Dict[str, List[dict]]:
     return rows
 
 
-def run_jobs(jobs: List[dict], workers: int) -> List[dict]:
+def job_key(job: dict) -> str:
+    """What makes a run: its config as trained, seed and measurements.
+
+    Args:
+        job (dict): Arguments of :func:`train_and_measure`.
+
+    Returns:
+        str: A SHA-1 of the full config text, the seed, the splits and the
+        curve interval; equal keys train and measure the same thing.
+    """
+    cfg = build_cfg(job['spec'], job['epochs'], job['images'])
+    text = json.dumps(
+        [cfg.pretty_text, job['seed'], job['splits'], job['curve_every']])
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+def load_reuse(path: Optional[str]) -> Dict[str, dict]:
+    """Finished runs of an earlier ``results.json``, by :func:`job_key`.
+
+    Args:
+        path (str, optional): The file; None reuses nothing.
+
+    Returns:
+        dict[str, dict]: The runs that carry a key.
+    """
+    if path is None:
+        return {}
+    if not osp.isfile(path):
+        raise ConfigError(f'--reuse {path}: no such file; give the '
+                          'results.json of an earlier run.')
+    with open(path) as f:
+        report = json.load(f)
+    runs = [
+        r for table in ('runs', 'sweep_runs')
+        for rows in report.get(table, {}).values() for r in rows
+    ]
+    return {r['key']: r for r in runs if 'key' in r}
+
+
+def show(res: dict, splits: Sequence[str]) -> None:
+    """Print one finished run.
+
+    Args:
+        res (dict): A result of :func:`train_and_measure`.
+        splits (Sequence[str]): The splits it was measured on.
+    """
+    scores = '  '.join(f'{split} kNN {res[split]["knn"]:.2f} '
+                       f'{SHOTS}-shot {res[split]["few_shot"]:.2f}'
+                       for split in splits)
+    reused = ', reused' if res.get('reused') else ''
+    print(
+        f'{res["name"]} seed {res["seed"]} ({res["epochs"]} ep, '
+        f'{res["train_s"]:.0f} s{reused}): {scores}',
+        flush=True)
+
+
+def run_jobs(jobs: List[dict],
+             workers: int,
+             reuse: Optional[Dict[str, dict]] = None) -> List[dict]:
     """Run the jobs, ``workers`` at a time, longest first.
 
     Args:
         jobs (list[dict]): Arguments of :func:`train_and_measure`.
         workers (int): Processes at once.
+        reuse (dict[str, dict], optional): Finished runs by
+            :func:`job_key`; a job with a key there is not run again.
 
     Returns:
         list[dict]: The results, in the order of ``jobs``.
     """
-    order = sorted(
-        range(len(jobs)), key=lambda i: -jobs[i].get('cost', 1.0))
+    reuse = reuse or {}
     results: List[Optional[dict]] = [None] * len(jobs)
+    for i, job in enumerate(jobs):
+        if job['key'] in reuse:
+            results[i] = dict(reuse[job['key']], reused=True)
+            show(results[i], job['splits'])
+    order = sorted((i for i in range(len(jobs)) if results[i] is None),
+                   key=lambda i: -jobs[i].get('cost', 1.0))
+    if not order:
+        return results  # type: ignore[return-value]
     with ProcessPoolExecutor(workers, mp_context=get_context('spawn')) as ex:
         futures = {ex.submit(train_and_measure, jobs[i]): i for i in order}
         for future, i in futures.items():
             res = future.result()
             results[i] = res
-            scores = '  '.join(
-                f'{split} kNN {res[split]["knn"]:.2f} '
-                f'{SHOTS}-shot {res[split]["few_shot"]:.2f}'
-                for split in jobs[i]['splits'])
-            print(
-                f'{res["name"]} seed {res["seed"]} ({res["epochs"]} ep, '
-                f'{res["train_s"]:.0f} s): {scores}',
-                flush=True)
+            show(res, jobs[i]['splits'])
     return results  # type: ignore[return-value]
 
 
@@ -523,16 +599,21 @@ def wallclock_epochs(runs: Dict[str, List[dict]]) -> Dict[str, int]:
     return epochs
 
 
-def make_jobs(names: Sequence[str], table: Dict[str, dict],
-              args: argparse.Namespace, splits: Sequence[str],
-              curve_every: int, epochs: Optional[Dict[str, int]] = None,
+def make_jobs(names: Sequence[str],
+              table: Dict[str, dict],
+              args: argparse.Namespace,
+              seeds: Sequence[int],
+              splits: Sequence[str],
+              curve_every: int,
+              epochs: Optional[Dict[str, int]] = None,
               prefix: str = '') -> List[dict]:
     """One job per variant and seed.
 
     Args:
         names (Sequence[str]): Variants.
         table (dict[str, dict]): Where the variants are defined.
-        args (argparse.Namespace): ``seeds``, ``epochs``, ``images``.
+        args (argparse.Namespace): ``epochs``, ``images``.
+        seeds (Sequence[int]): The seeds.
         splits (Sequence[str]): Splits measured at the end.
         curve_every (int): Epochs between val points.
         epochs (dict[str, int], optional): Epochs per variant, overriding
@@ -544,17 +625,18 @@ def make_jobs(names: Sequence[str], table: Dict[str, dict],
     """
     jobs = []
     for name in names:
-        for seed in args.seeds:
-            jobs.append(
-                dict(
-                    name=prefix + name,
-                    spec=table[name],
-                    seed=seed,
-                    epochs=(epochs or {}).get(name, args.epochs),
-                    images=args.images,
-                    curve_every=curve_every,
-                    splits=list(splits),
-                    cost=job_cost(table[name])))
+        for seed in seeds:
+            job = dict(
+                name=prefix + name,
+                spec=table[name],
+                seed=seed,
+                epochs=(epochs or {}).get(name, args.epochs),
+                images=args.images,
+                curve_every=curve_every,
+                splits=list(splits),
+                cost=job_cost(table[name]))
+            job['key'] = job_key(job)
+            jobs.append(job)
     return jobs
 
 
@@ -738,28 +820,31 @@ def main(argv: Optional[List[str]] = None) -> int:
         wanted = set(args.variants or set(MAIN) | set(SWEEP))
         for spec in list(MAIN.values()) + list(SWEEP.values()):
             build_cfg(spec, args.epochs, args.images)
+        reuse = load_reuse(args.reuse)
         base_rows = baselines(args.seeds)
         runs: Dict[str, List[dict]] = {}
         pairs = []
         if 'main' in args.studies:
             names = [n for n in MAIN if n in wanted]
-            jobs = make_jobs(names, MAIN, args, ('val', 'test'),
+            jobs = make_jobs(names, MAIN, args, args.seeds, ('val', 'test'),
                              args.curve_every)
-            for job, res in zip(jobs, run_jobs(jobs, args.jobs)):
+            for job, res in zip(jobs, run_jobs(jobs, args.jobs, reuse)):
                 runs.setdefault(job['name'], []).append(res)
             pairs += [(n, MAIN[n]['base']) for n in names if MAIN[n]['base']]
         if 'wallclock' in args.studies:
             epochs = wallclock_epochs(runs)
-            jobs = make_jobs(list(epochs), MAIN, args, ('val', 'test'),
-                             args.curve_every, epochs, prefix='time-')
-            for job, res in zip(jobs, run_jobs(jobs, args.jobs)):
+            jobs = make_jobs(list(epochs), MAIN, args, args.seeds,
+                             ('val', 'test'), args.curve_every, epochs,
+                             prefix='time-')
+            for job, res in zip(jobs, run_jobs(jobs, args.jobs, reuse)):
                 runs.setdefault(job['name'], []).append(res)
             pairs += [(WALLCLOCK[b], f'time-{b}') for b in epochs]
         sweep_runs: Dict[str, List[dict]] = {}
         if 'sweep' in args.studies:
             names = [n for n in SWEEP if n in wanted]
-            jobs = make_jobs(names, SWEEP, args, ('val', ), 10**6)
-            for job, res in zip(jobs, run_jobs(jobs, args.jobs)):
+            jobs = make_jobs(names, SWEEP, args, args.sweep_seeds, ('val', ),
+                             10**6)
+            for job, res in zip(jobs, run_jobs(jobs, args.jobs, reuse)):
                 sweep_runs.setdefault(job['name'], []).append(res)
     except (ConfigError, FileNotFoundError) as err:
         print(f'error: {err}', file=sys.stderr)
