@@ -20,8 +20,8 @@ SEEDS=(${SEEDS:-0 1 2})
 PORT=${PORT:-29517}
 # OPTIONS: further --cfg-options for every run (e.g. a shorter smoke run)
 read -r -a OPTIONS <<<"${OPTIONS:-}"
-MOCO=configs/mocov2/mocov2_resnet18-cifar-w32_1xb64-coslr-60e_digits16.py
-HEXA=configs/hexa_mocov2/hexa-mocov2_resnet18-cifar-w32_1xb64-coslr-60e_digits16.py
+MOCO=configs/mocov2/mocov2_resnet18-cifar-w16_1xb64-coslr-40e_digits16.py
+HEXA=configs/hexa_mocov2/hexa-mocov2_resnet18-cifar-w16_1xb64-coslr-40e_digits16.py
 mkdir -p "$WORK"
 
 # train NAME CONFIG SEED PORT: one run, its log in $WORK/NAME-seedSEED.log

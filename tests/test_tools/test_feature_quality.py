@@ -12,7 +12,7 @@ from hexa_mm.utils import register_all_modules
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / ('configs/mocov2/'
-                 'mocov2_resnet18-cifar-w32_1xb64-coslr-60e_digits16.py')
+                 'mocov2_resnet18-cifar-w16_1xb64-coslr-40e_digits16.py')
 SMALL = [
     '--cfg-options', 'val_dataloader.dataset.bank.indices=200',
     'val_dataloader.dataset.query.indices=100'

@@ -62,14 +62,14 @@ from hexa_mm.evaluation import (extract_features, few_shot_accuracy,
 from hexa_mm.registry import MODELS, RUNNERS
 from hexa_mm.utils import ConfigError, register_all_modules
 
-MOCO = 'configs/mocov2/mocov2_resnet18-cifar-w32_1xb64-coslr-60e_digits16.py'
+MOCO = 'configs/mocov2/mocov2_resnet18-cifar-w16_1xb64-coslr-40e_digits16.py'
 HEXA_MOCO = ('configs/hexa_mocov2/'
-             'hexa-mocov2_resnet18-cifar-w32_1xb64-coslr-60e_digits16.py')
+             'hexa-mocov2_resnet18-cifar-w16_1xb64-coslr-40e_digits16.py')
 DCLUSTER = ('configs/deepclusterv2/'
-            'deepclusterv2_resnet18-cifar-w32_1xb64-coslr-60e_digits16.py')
+            'deepclusterv2_resnet18-cifar-w16_1xb64-coslr-40e_digits16.py')
 HEXA_DCLUSTER = (
     'configs/hexa_deepclusterv2/'
-    'hexa-deepclusterv2_resnet18-cifar-w32_1xb64-coslr-60e_digits16.py')
+    'hexa-deepclusterv2_resnet18-cifar-w16_1xb64-coslr-40e_digits16.py')
 SHOTS, DRAWS = 5, 20
 KNN = dict(k=200, temperature=0.07)
 

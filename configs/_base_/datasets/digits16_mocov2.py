@@ -2,9 +2,10 @@
 # split three ways, seeded and class-stratified: 60 % train (pre-training and
 # the labelled pool), 20 % val (every choice), 20 % test (reported once).
 # Views keep a digit a digit: a crop of at least half the image with mild
-# aspect changes, a small rotation, brightness and contrast only (no hue, no
-# grey-scale: the images are grey) and no flip (a mirrored digit is often
-# another digit).
+# aspect changes, brightness and contrast only (no hue, no grey-scale: the
+# images are grey), no flip (a mirrored digit is often another digit) and no
+# rotation (±15° was measured on val: kNN -1.7, 5-shot +1.2 points, one
+# seed, within the seed-to-seed spread; see configs/mocov2/README.md).
 dataset_type = 'Digits'
 digits = dict(
     type=dataset_type, img_size=16, val_fraction=0.2, test_fraction=0.2,
@@ -16,13 +17,6 @@ view_pipeline = [
         scale=16,
         crop_ratio_range=(0.5, 1.),
         backend='pillow'),
-    dict(
-        type='Rotate',
-        magnitude_range=(0, 15),  # uniform in [-15°, 15°]
-        magnitude_std='inf',
-        prob=1.0,
-        pad_val=0,
-        interpolation='bilinear'),
     dict(
         type='RandomApply',
         transforms=[dict(type='ColorJitter', brightness=0.4, contrast=0.4)],

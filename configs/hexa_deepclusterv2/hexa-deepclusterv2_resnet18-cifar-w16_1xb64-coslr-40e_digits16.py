@@ -5,7 +5,7 @@
 # the paper's).
 _base_ = [
     '../deepclusterv2/'
-    'deepclusterv2_resnet18-cifar-w32_1xb64-coslr-60e_digits16.py',
+    'deepclusterv2_resnet18-cifar-w16_1xb64-coslr-40e_digits16.py',
     '../_base_/models/hexa_hard_examples.py',
 ]
 model = dict(hard_examples=_base_.hexa_hard_examples)

@@ -3,7 +3,7 @@
 # views, with the settings chosen on the val split (configs/hexa_mocov2/
 # README.md; hexa_mm's choice, not the paper's).
 _base_ = [
-    '../mocov2/mocov2_resnet18-cifar-w32_1xb64-coslr-60e_digits16.py',
+    '../mocov2/mocov2_resnet18-cifar-w16_1xb64-coslr-40e_digits16.py',
     '../_base_/models/hexa_hard_examples.py',
 ]
 model = dict(hard_examples=_base_.hexa_hard_examples)

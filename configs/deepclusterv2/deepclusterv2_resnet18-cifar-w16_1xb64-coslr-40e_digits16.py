@@ -1,9 +1,9 @@
 # DeepCluster-v2 on the embedded digits at 16 px: the small-image recipe,
 # one process (the global batch is 64). The recipe
 # (configs/deepclusterv2/README.md): the MoCo-v2 recipe's CIFAR ResNet-18 at
-# half width and views, projection 256-256-128, 3 prototype sets of 30
+# quarter width and views, projection 128-128-128, 3 prototype sets of 30
 # clusters (k-means at every epoch start), temperature 0.1, SGD lr 0.03 for
-# batch 64, wd 5e-4, cosine, 60 epochs; kNN and 5-shot on val every 5 epochs.
+# batch 64, wd 5e-4, cosine, 40 epochs; kNN and 5-shot on val every 5 epochs.
 _base_ = [
     '../_base_/models/deepclusterv2_resnet50.py',
     '../_base_/datasets/digits16_deepclusterv2.py',
@@ -15,12 +15,12 @@ model = dict(
     backbone=dict(
         type='ResNet_CIFAR',
         depth=18,
-        stem_channels=32,
-        base_channels=32,
+        stem_channels=16,
+        base_channels=16,
         norm_cfg=dict(type='BN')),
     neck=dict(
-        in_channels=256, hid_channels=256, norm_cfg=dict(type='BN1d')))
-max_epochs = 60
+        in_channels=128, hid_channels=128, norm_cfg=dict(type='BN1d')))
+max_epochs = 40
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='SGD', lr=0.03, weight_decay=5e-4, momentum=0.9))
