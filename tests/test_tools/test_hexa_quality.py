@@ -24,7 +24,29 @@ def test_quick_is_two_seeds_of_moco_and_hexa_moco() -> None:
     assert set(args.variants) == {'mocov2', 'hexa-mocov2'}
     full = hexa_quality.parse_args(['--full'])
     assert full.studies == ['main', 'wallclock', 'sweep']
-    assert full.seeds == [0, 1, 2]
+    assert full.seeds == [0, 1, 2] and full.epochs is None
+    # the sweep is sized down: one seed, 10 epochs, unless told otherwise
+    assert full.sweep_seeds == [0] and full.sweep_epochs == 10
+    told = hexa_quality.parse_args(
+        ['--full', '--sweep-seeds', '1', '2', '--sweep-epochs', '20'])
+    assert told.sweep_seeds == [1, 2] and told.sweep_epochs == 20
+
+
+def test_sweep_rows_pair_with_bases_trained_like_them() -> None:
+    args = hexa_quality.parse_args(['--full', '--sweep-seeds', '0', '1'])
+    names = ['moco-adv-eps4-steps1', 'dcluster-adv']
+    jobs = hexa_quality.sweep_jobs(names, args)
+    rows = {(j['name'], j['seed']) for j in jobs}
+    assert rows == {(n, s)
+                    for n in names + ['mocov2', 'deepclusterv2']
+                    for s in (0, 1)}
+    assert {j['epochs'] for j in jobs} == {10}
+    assert {tuple(j['splits']) for j in jobs} == {('val', )}
+    main_moco = hexa_quality.make_jobs(['mocov2'], hexa_quality.MAIN, args,
+                                       [0], ('val', ), 10**6)
+    # the sweep's base is not the main study's (other epochs): other key
+    sweep_moco = [j for j in jobs if j['name'] == 'mocov2' and not j['seed']]
+    assert sweep_moco[0]['key'] != main_moco[0]['key']
 
 
 def test_every_variant_builds_and_pairs_with_its_base() -> None:
@@ -91,6 +113,42 @@ def test_bad_input_is_one_error_line(capsys: pytest.CaptureFixture) -> None:
     assert 'error: --reuse missing.json' in capsys.readouterr().err
 
 
+def test_quick_pieces_in_process(tmp_path: Path,
+                                 capsys: pytest.CaptureFixture) -> None:
+    # what --quick runs, at one step per epoch, without worker processes
+    args = hexa_quality.parse_args(['--quick'])
+    args.seeds, args.epochs, args.images = [0], 1, 64
+    jobs = hexa_quality.make_jobs(args.variants, hexa_quality.MAIN, args,
+                                  args.seeds, ('val', ), args.curve_every)
+    runs = {j['name']: [hexa_quality.train_and_measure(j)] for j in jobs}
+    hexa = runs['hexa-mocov2'][0]
+    assert hexa['epochs'] == 1 and hexa['curve'][0]['epoch'] == 1
+    assert {'loss_clean', 'loss_cutmix', 'loss_adv'} <= set(hexa['terms'][0])
+    assert 'loss_adv' not in runs['mocov2'][0]['terms'][0]
+    # the last curve point and the final measurement see the same network
+    assert hexa['curve'][-1]['few_shot'] == pytest.approx(
+        hexa['val']['few_shot'])
+    summary = hexa_quality.summarise(runs, [('hexa-mocov2', 'mocov2')],
+                                     ('val', ))
+    (diff, ) = summary['paired']
+    assert diff['val']['knn']['mean'] == pytest.approx(
+        hexa['val']['knn'] - runs['mocov2'][0]['val']['knn'])
+    hexa_quality.print_table('quick', summary, ('val', ))
+    assert 'hexa-mocov2 - mocov2' in capsys.readouterr().out
+    # a finished run is taken from --reuse, not trained again
+    reuse = {j['key']: runs[j['name']][0] for j in jobs}
+    again = hexa_quality.run_jobs(jobs, 1, reuse)
+    assert [r['reused'] for r in again] == [True, True]
+    assert again[1]['val'] == runs[jobs[1]['name']][0]['val']
+    pixels = [dict(val=dict(knn=90.0, few_shot=80.0))]
+    hexa_quality.plot_curves(runs, {
+        'raw pixels': pixels,
+        'random init': pixels
+    }, str(tmp_path / 'curves.png'))
+    assert (tmp_path / 'curves.png').stat().st_size > 10_000
+
+
+@pytest.mark.integration
 def test_tiny_study_writes_json_table_and_figure(
         tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     # the --quick path at the smallest size: one step per epoch

@@ -16,6 +16,7 @@ with ``--shots`` labels per class, mean over ``--draws`` seeded draws.
 """
 import argparse
 import sys
+from functools import partial
 from typing import Dict, List, Tuple
 
 import torch
@@ -24,8 +25,8 @@ from mmengine.logging import MMLogger
 from mmengine.runner import Runner
 
 from hexa_mm.engine.checkpoint import load_model_weights, load_weights_only
-from hexa_mm.evaluation import (extract_features, few_shot_accuracy,
-                                knn_accuracy, mean_std, paired_difference)
+from hexa_mm.evaluation import (mean_std, measure_representation,
+                                paired_difference)
 from hexa_mm.registry import MODELS
 from hexa_mm.utils import ConfigError, register_all_modules
 
@@ -98,30 +99,6 @@ def parse_rows(items: List[str],
     return rows, parsed
 
 
-def measure(model, loader, knn_cfg: dict, args: argparse.Namespace,
-            pixels: bool = False) -> dict:
-    """kNN top-1 and few-shot accuracy of one representation.
-
-    Args:
-        model (nn.Module): The algorithm (its preprocessor is always used).
-        loader (DataLoader): Loader of the ``KNNDataset``.
-        knn_cfg (dict): ``k`` and ``temperature``.
-        args (argparse.Namespace): ``shots``, ``draws``, ``seed``.
-        pixels (bool): Measure the normalised pixels instead.
-
-    Returns:
-        dict: ``knn`` and ``few_shot`` accuracies in percent.
-    """
-    feats, labels = extract_features(model, loader, pixels=pixels)
-    n_bank = len(loader.dataset.bank)
-    bank, bank_labels = feats[:n_bank], labels[:n_bank]
-    query, query_labels = feats[n_bank:], labels[n_bank:]
-    return dict(
-        knn=knn_accuracy(bank, bank_labels, query, query_labels, **knn_cfg),
-        few_shot=few_shot_accuracy(bank, bank_labels, query, query_labels,
-                                   args.shots, args.draws, args.seed))
-
-
 def knn_settings(cfg: Config) -> dict:
     """``k`` and ``temperature`` of the config's ``KNNAccuracy``.
 
@@ -183,23 +160,30 @@ def main(argv=None) -> int:
         cfg.val_dataloader.dataset.query.split = args.split
         loader = Runner.build_dataloader(cfg.val_dataloader)
         knn_cfg = knn_settings(cfg)
+        measure = partial(
+            measure_representation,
+            loader=loader,
+            knn=knn_cfg,
+            shots=args.shots,
+            draws=args.draws,
+            seed=args.seed,
+            progress=True)
         results: Dict[str, List[dict]] = {}
         torch.manual_seed(args.seed)
         model = MODELS.build(cfg.model)
-        results['raw pixels'] = [measure(model, loader, knn_cfg, args, True)]
+        results['raw pixels'] = [measure(model, pixels=True)]
         results['random init'] = []
         for seed in range(max([len(p) for p in rows.values()] or [1])):
             torch.manual_seed(seed)
             model = MODELS.build(cfg.model)
             model.init_weights()
-            results['random init'].append(
-                measure(model, loader, knn_cfg, args))
+            results['random init'].append(measure(model))
         for name, paths in rows.items():
             results[name] = []
             for path in paths:
                 model = MODELS.build(cfg.model)
                 load_model_weights(model, path)
-                results[name].append(measure(model, loader, knn_cfg, args))
+                results[name].append(measure(model))
     except (ConfigError, FileNotFoundError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2

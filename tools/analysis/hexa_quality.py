@@ -2,7 +2,8 @@
 
     python tools/analysis/hexa_quality.py --quick | --full
         [--studies main wallclock sweep] [--variants NAME ...]
-        [--seeds 0 1 2] [--epochs E] [--images N] [--jobs 2]
+        [--seeds 0 1 2] [--epochs E] [--sweep-seeds 0] [--sweep-epochs E]
+        [--images N] [--jobs 2] [--reuse RESULTS_JSON]
         [--out work_dirs/hexa_quality]
 
 Pre-trains each variant once per seed (in worker processes, one thread
@@ -19,16 +20,22 @@ configs' settings as they are, are also measured on the test split. Choose
 settings from the ``sweep`` (val) and write them into the configs; then
 report the test columns once. Studies:
 
-* ``main``: MoCo-v2, HEXA_MoCo, each generator alone; the same for
-  DeepCluster-v2, all at the configs' epochs, with a val curve (kNN, 5-shot
-  every ``--curve-every`` epochs);
+* ``main``: MoCo-v2, HEXA_MoCo, each of its generators alone,
+  DeepCluster-v2 and HEXA_DCluster, all at the configs' epochs, with a val
+  curve (kNN, 5-shot every ``--curve-every`` epochs);
 * ``wallclock``: each base algorithm trained for as many epochs as take it
   the time its HEXA version took (measured in ``main``);
 * ``sweep``: HEXA's open settings on val, for HEXA_MoCo: ε ∈ {1, 2, 4,
   8}/255 × steps ∈ {1, 3} (adversarial views alone), ``aux_norm``, CutMix
   ``prob`` and ``weight``, both weights halved; for HEXA_DCluster, which
   views are made hard (the first assignment crop only, or both; MoCo-v2
-  predicts only its query view).
+  predicts only its query view). Each base is trained again beside the
+  sweep, with the sweep's seeds and epochs, and every sweep row is paired
+  with it. ``--full`` runs the sweep with one seed at 10 epochs (the main
+  and wallclock studies with seeds 0 1 2 at the configs' epochs): on 2 CPU
+  cores the sweep at 3 seeds and 40 epochs alone would take about 3 hours.
+  HEXA_DCluster's generators alone are part of the sweep for the same
+  reason (a HEXA_DCluster epoch costs about 4 DeepCluster-v2 epochs).
 
 Baselines: raw pixels, and the network at random initialisation (per seed).
 The table gives mean ± std over seeds and, for each HEXA variant, the paired
@@ -57,8 +64,8 @@ from mmengine.hooks import Hook
 from mmengine.logging import MMLogger
 from mmengine.runner import Runner
 
-from hexa_mm.evaluation import (extract_features, few_shot_accuracy,
-                                knn_accuracy, mean_std, paired_difference)
+from hexa_mm.evaluation import (mean_std, measure_representation,
+                                paired_difference)
 from hexa_mm.registry import MODELS, RUNNERS
 from hexa_mm.utils import ConfigError, register_all_modules
 
@@ -119,10 +126,6 @@ MAIN = {
     'hexa-mocov2-adv': variant(HEXA_MOCO, 'mocov2', keep=['adv']),
     'deepclusterv2': variant(DCLUSTER),
     'hexa-deepclusterv2': variant(HEXA_DCLUSTER, 'deepclusterv2'),
-    'hexa-deepclusterv2-cutmix': variant(
-        HEXA_DCLUSTER, 'deepclusterv2', keep=['cutmix']),
-    'hexa-deepclusterv2-adv': variant(
-        HEXA_DCLUSTER, 'deepclusterv2', keep=['adv']),
 }
 SWEEP = {
     **{
@@ -144,6 +147,10 @@ SWEEP = {
         'mocov2',
         cutmix=dict(weight=0.5),
         adv=dict(weight=0.5)),
+    'dcluster-cutmix':
+    variant(HEXA_DCLUSTER, 'deepclusterv2', keep=['cutmix']),
+    'dcluster-adv':
+    variant(HEXA_DCLUSTER, 'deepclusterv2', keep=['adv']),
     # MoCo-v2 predicts one view (the query); DeepCluster-v2 two
     'dcluster-hexa-view0':
     variant(
@@ -176,7 +183,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     mode.add_argument(
         '--full',
         action='store_true',
-        help='every study (main, wallclock, sweep), seeds 0 1 2')
+        help='every study: main and wallclock with seeds 0 1 2 at the '
+        "configs' epochs, the sweep with seed 0 at 10 epochs (sized for "
+        '2 CPU cores)')
     parser.add_argument(
         '--studies',
         nargs='+',
@@ -194,7 +203,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         nargs='+',
         type=int,
         default=None,
-        help='seeds of the sweep (default: --seeds)')
+        help='seeds of the sweep (default: --seeds; --full: 0)')
+    parser.add_argument(
+        '--sweep-epochs',
+        type=int,
+        default=None,
+        help='epochs of the sweep and of the bases it is paired with '
+        '(default: --epochs; --full: 10)')
     parser.add_argument(
         '--epochs',
         type=int,
@@ -232,8 +247,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         args.variants = args.variants or QUICK
     elif args.full:
         args.studies = ['main', 'wallclock', 'sweep']
+        args.sweep_seeds = args.sweep_seeds or [0]
+        args.sweep_epochs = args.sweep_epochs or 10
     if args.sweep_seeds is None:
         args.sweep_seeds = args.seeds
+    if args.sweep_epochs is None:
+        args.sweep_epochs = args.epochs
     return args
 
 
@@ -248,7 +267,7 @@ def check_args(args: argparse.Namespace) -> None:
     if unknown:
         raise ConfigError(f'unknown variants {unknown}; choose from '
                           f'{", ".join(sorted(known))}.')
-    for flag in ('jobs', 'epochs', 'images', 'curve_every'):
+    for flag in ('jobs', 'epochs', 'sweep_epochs', 'images', 'curve_every'):
         value = getattr(args, flag)
         if value is not None and value < 1:
             raise ConfigError(f'--{flag.replace("_", "-")}={value} must be '
@@ -371,7 +390,7 @@ def eval_loader(cfg: Config, split: str):
 
 def measure(model: torch.nn.Module, loader,
             pixels: bool = False) -> Dict[str, float]:
-    """kNN top-1 and few-shot accuracy of one representation.
+    """The study's kNN and 5-shot accuracies of one representation.
 
     Args:
         model (nn.Module): The algorithm (its preprocessor is always used).
@@ -381,15 +400,8 @@ def measure(model: torch.nn.Module, loader,
     Returns:
         dict[str, float]: ``knn`` and ``few_shot`` accuracies in percent.
     """
-    feats, labels = extract_features(
-        model, loader, pixels=pixels, progress=False)
-    n_bank = len(loader.dataset.bank)
-    bank, bank_labels = feats[:n_bank], labels[:n_bank]
-    query, query_labels = feats[n_bank:], labels[n_bank:]
-    return dict(
-        knn=knn_accuracy(bank, bank_labels, query, query_labels, **KNN),
-        few_shot=few_shot_accuracy(bank, bank_labels, query, query_labels,
-                                   SHOTS, DRAWS))
+    return measure_representation(
+        model, loader, pixels=pixels, knn=KNN, shots=SHOTS, draws=DRAWS)
 
 
 def quiet() -> None:
@@ -640,6 +652,26 @@ def make_jobs(names: Sequence[str],
     return jobs
 
 
+def sweep_jobs(names: Sequence[str], args: argparse.Namespace) -> List[dict]:
+    """The sweep's jobs: its variants and the bases they are paired with,
+    all with the sweep's seeds and epochs, measured on val at the end.
+
+    Args:
+        names (Sequence[str]): Sweep variants.
+        args (argparse.Namespace): ``sweep_seeds``, ``sweep_epochs``,
+            ``images``.
+
+    Returns:
+        list[dict]: The jobs, bases first.
+    """
+    bases = sorted({SWEEP[n]['base'] for n in names})
+    epochs = dict.fromkeys(list(names) + bases, args.sweep_epochs)
+    return (make_jobs(bases, MAIN, args, args.sweep_seeds, ('val', ), 10**6,
+                      epochs) +
+            make_jobs(names, SWEEP, args, args.sweep_seeds, ('val', ), 10**6,
+                      epochs))
+
+
 def summarise(runs: Dict[str, List[dict]], pairs: Sequence[tuple],
               splits: Sequence[str]) -> dict:
     """Mean ± std per row and paired differences.
@@ -841,28 +873,25 @@ def main(argv: Optional[List[str]] = None) -> int:
             pairs += [(WALLCLOCK[b], f'time-{b}') for b in epochs]
         sweep_runs: Dict[str, List[dict]] = {}
         if 'sweep' in args.studies:
-            names = [n for n in SWEEP if n in wanted]
-            jobs = make_jobs(names, SWEEP, args, args.sweep_seeds, ('val', ),
-                             10**6)
+            jobs = sweep_jobs([n for n in SWEEP if n in wanted], args)
             for job, res in zip(jobs, run_jobs(jobs, args.jobs, reuse)):
                 sweep_runs.setdefault(job['name'], []).append(res)
     except (ConfigError, FileNotFoundError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
     main_summary = summarise(dict(base_rows, **runs), pairs, ('val', 'test'))
-    sweep_pairs = [(n, SWEEP[n]['base']) for n in sweep_runs]
-    sweep_summary = summarise(
-        dict({b: runs[b]
-              for _, b in sweep_pairs if b in runs}, **sweep_runs),
-        sweep_pairs, ('val', ))
+    sweep_pairs = [(n, SWEEP[n]['base']) for n in sweep_runs if n in SWEEP]
+    sweep_summary = summarise(sweep_runs, sweep_pairs, ('val', ))
     quick = ' (quick: checks the path, not a result)' if args.quick else ''
     epochs = args.epochs or "the configs'"
     print_table(
         f'digits 16 px, {epochs} epochs, seeds {args.seeds}{quick}: '
         'val chooses, test reports', main_summary, ('val', 'test'))
     if sweep_runs:
-        print_table('sweep of the open HEXA settings (val only)',
-                    sweep_summary, ('val', ))
+        print_table(
+            f'sweep of the open HEXA settings, val only, '
+            f'{args.sweep_epochs or epochs} epochs, seeds '
+            f'{args.sweep_seeds}', sweep_summary, ('val', ))
     os.makedirs(args.out, exist_ok=True)
     report.update(
         wall_s=time.perf_counter() - start,
