@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The demo behind `make demo`, on the embedded digits with the small-image
-# recipe (16 px, CIFAR ResNet-18 at half width; configs/mocov2/README.md):
+# recipe (16 px, CIFAR ResNet-18 at quarter width; configs/mocov2/README.md):
 #   1. MoCo-v2 and HEXA_MoCo (the same config plus CutMix and adversarial
 #      query views), each with seeds 0 1 2, through tools/dist_train.sh with
 #      one process per run and two runs at a time (one per CPU core); kNN and
