@@ -18,8 +18,9 @@ from torch.utils.data import DataLoader, Dataset
 
 from hexa_mm.engine.hooks import DeepClusterHook
 from hexa_mm.evaluation import extract_features, knn_accuracy
+from hexa_mm.models import BankClustering
 from hexa_mm.models.utils import spherical_kmeans
-from hexa_mm.registry import DATASETS, RUNNERS
+from hexa_mm.registry import DATASETS, MODELS, RUNNERS
 from hexa_mm.utils import ConfigError, register_all_modules
 
 register_all_modules()
@@ -189,6 +190,29 @@ def test_checkpoint_holds_bank_and_assignments(trained) -> None:
     # 3 fill steps and 3 training steps wrote the bank
     assert bank['clock'] == 6
     assert checkpoint['state_dict']['prototypes'].shape == (7, 8)
+
+
+def test_a_checkpoint_restores_the_clusters_a_tool_needs(trained) -> None:
+    # what vis_hard_examples.py does: weights, then the saved clusters,
+    # without a memory bank; then a started bank takes the saved one too
+    checkpoint = torch.load(osp.join(trained.work_dir, 'epoch_1.pth'))
+    model = MODELS.build(model_cfg())
+    assert isinstance(model, BankClustering)
+    model.load_state_dict(checkpoint['state_dict'])
+    state = model.saved_clusters(checkpoint)
+    model.restore_clusters(state)
+    assert model.memory_bank is None
+    assert torch.equal(model.assignments, state['assignments'])
+    assert torch.equal(model.prototypes,
+                       checkpoint['state_dict']['prototypes'])
+    model.init_memory_bank(NUM_SAMPLES)
+    model.restore_clusters(state)
+    restored = model.memory_bank.gather()
+    for key in ('embeddings', 'stamps', 'clock'):
+        assert torch.equal(
+            torch.as_tensor(restored[key]),
+            torch.as_tensor(state['memory_bank'][key])), key
+    assert model.saved_clusters({'state_dict': {}}) is None
 
 
 def test_resume_continues_as_uninterrupted(trained, tmp_path: Path) -> None:

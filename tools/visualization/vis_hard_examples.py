@@ -30,9 +30,8 @@ from mmengine.dataset import default_collate  # noqa: E402
 from mmengine.logging import MMLogger  # noqa: E402
 
 from hexa_mm.engine.checkpoint import load_model_weights  # noqa: E402
-from hexa_mm.models import (
-    AdversarialHardExample,  # noqa: E402
-    CutMixHardExample)
+from hexa_mm.models import (  # noqa: E402
+    AdversarialHardExample, BankClustering, CutMixHardExample)
 from hexa_mm.registry import DATASETS, MODELS  # noqa: E402
 from hexa_mm.utils import ConfigError, register_all_modules  # noqa: E402
 
@@ -90,11 +89,10 @@ def load_weights_and_clusters(model: torch.nn.Module, path: str) -> None:
         path (str): The checkpoint.
     """
     checkpoint = load_model_weights(model, path)
-    clusters = checkpoint.get('deepcluster')
-    if clusters is not None:
-        model.set_clusters(
-            model.prototypes.split(list(model.num_prototypes)),
-            clusters['assignments'])
+    if isinstance(model, BankClustering):
+        state = model.saved_clusters(checkpoint)
+        if state is not None:
+            model.restore_clusters(state)
 
 
 def to_image(view: torch.Tensor, mean: torch.Tensor,
@@ -182,7 +180,7 @@ def main() -> int:
         model.init_weights()
         if args.checkpoint:
             load_weights_and_clusters(model, args.checkpoint)
-        elif hasattr(model, 'set_clusters'):
+        elif isinstance(model, BankClustering):
             raise ConfigError(
                 f'{type(model).__name__} needs --checkpoint: its '
                 'pseudo-labels are the cluster assignments a DeepClusterHook '

@@ -8,9 +8,9 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.runner import EpochBasedTrainLoop
 from mmengine.utils import ProgressBar
-from torch import nn
 from torch.utils.data import DataLoader
 
+from hexa_mm.models.algorithms import BankClustering
 from hexa_mm.models.utils import assignment_table, spherical_kmeans
 from hexa_mm.registry import HOOKS
 from hexa_mm.utils import ConfigError
@@ -22,7 +22,9 @@ DATA_BATCH = Optional[Sequence[dict]]
 @HOOKS.register_module()
 class DeepClusterHook(Hook):
     """Fill, cluster and checkpoint the memory bank of
-    :class:`hexa_mm.models.DeepClusterV2`.
+    :class:`hexa_mm.models.DeepClusterV2`, or of any algorithm that
+    implements :class:`hexa_mm.models.BankClustering`, the only calls this
+    hook makes.
 
     * **Before training**: an empty bank for the training set, then one pass
       over the data (every sample the train sampler yields, the last partial
@@ -33,12 +35,13 @@ class DeepClusterHook(Hook):
       (:func:`hexa_mm.models.utils.spherical_kmeans`) of each prototype set
       on the bank of its crop, distributed over the processes; the centroids
       become the prototypes and every sample gets its cluster
-      (``DeepClusterV2.set_clusters``). The log gets, per set, the number of
+      (``set_clusters``). The log gets, per set, the number of
       clustered samples, of empty clusters and the cluster sizes (min,
       median, max); the visualiser gets them as scalars.
     * **Checkpoints**: the bank of every process, gathered into tables
-      indexed by ``sample_idx``, and the assignments are saved under the key
-      ``deepcluster``; the prototypes are a model buffer. The gathering is
+      indexed by ``sample_idx``, and the assignments are saved by the
+      algorithm (``save_clusters``; DeepClusterV2: under the key
+      ``deepcluster``); the prototypes are a model buffer. The gathering is
       collective and a checkpoint is written by rank 0 alone, so it happens
       after the epoch (or iteration) at which a checkpoint hook is about
       to save (:func:`~hexa_mm.engine.hooks.checkpoint_due`). A resumed run
@@ -66,21 +69,21 @@ class DeepClusterHook(Hook):
         self._gathered: Optional[dict] = None
 
     @staticmethod
-    def _model(runner) -> nn.Module:
-        """The DeepCluster-v2 model of the runner, unwrapped.
+    def _model(runner) -> BankClustering:
+        """The clustering model of the runner, unwrapped.
 
         Args:
             runner (Runner): The runner.
 
         Returns:
-            nn.Module: The model.
+            BankClustering: The model.
         """
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
-        if not callable(getattr(model, 'init_memory_bank', None)):
+        if not isinstance(model, BankClustering):
             raise ConfigError(
-                'DeepClusterHook needs a DeepClusterV2 model (with a memory '
-                f'bank); got {type(model).__name__}.')
+                'DeepClusterHook needs a DeepClusterV2 model (a '
+                f'BankClustering algorithm); got {type(model).__name__}.')
         return model
 
     def before_train(self, runner) -> None:
@@ -97,10 +100,7 @@ class DeepClusterHook(Hook):
         bank = model.init_memory_bank(len(runner.train_dataloader.dataset))
         state, self._restored = self._restored, None
         if runner.iter > 0 and state is not None:
-            bank.load(state['memory_bank'])
-            model.set_clusters(
-                model.prototypes.split(model.num_prototypes),
-                state['assignments'])
+            model.restore_clusters(state)
             # resumed inside an epoch: that epoch's clusters are these
             self._keep_clusters = \
                 runner.iter > runner.epoch * len(runner.train_dataloader)
@@ -116,12 +116,12 @@ class DeepClusterHook(Hook):
         self._fill(runner, model)
 
     @torch.no_grad()
-    def _fill(self, runner, model: nn.Module) -> None:
+    def _fill(self, runner, model: BankClustering) -> None:
         """Embed every sample the train sampler yields into the bank.
 
         Args:
             runner (Runner): The runner.
-            model (nn.Module): The DeepCluster-v2 model.
+            model (BankClustering): The model.
         """
         loader = runner.train_dataloader
         fill_loader = DataLoader(
@@ -185,8 +185,7 @@ class DeepClusterHook(Hook):
         bank.sync()
         start = time.time()
         centroids, tables, scalars = [], [], {}
-        for h, num_clusters in enumerate(model.num_prototypes):
-            crop = h % bank.num_crops
+        for h, (num_clusters, crop, view) in enumerate(model.prototype_sets()):
             result = spherical_kmeans(
                 bank.embeddings[crop],
                 num_clusters,
@@ -207,7 +206,7 @@ class DeepClusterHook(Hook):
                 max_size=int(sizes.max()))
             runner.logger.info(
                 f'DeepClusterHook: epoch {runner.epoch + 1}, prototype set '
-                f'{h} (K={num_clusters}, crop {model.assign_crops[crop]}): '
+                f'{h} (K={num_clusters}, crop {view}): '
                 f'{int(result.counts.sum())} samples, {stats["empty"]} empty '
                 f'clusters, sizes min {stats["min_size"]} / median '
                 f'{stats["median_size"]:g} / max {stats["max_size"]}.')
@@ -270,7 +269,7 @@ class DeepClusterHook(Hook):
             self._gather(runner)
 
     def before_save_checkpoint(self, runner, checkpoint: Dict) -> None:
-        """Put the gathered bank and the assignments in the checkpoint.
+        """Let the model save the gathered bank and its clusters.
 
         Args:
             runner (Runner): The runner.
@@ -278,7 +277,7 @@ class DeepClusterHook(Hook):
         """
         model = self._model(runner)
         state, self._gathered = self._gathered, None
-        if model.memory_bank is None or model.assignments is None:
+        if model.memory_bank is None:
             return
         if state is None:
             if get_world_size() > 1:
@@ -289,15 +288,14 @@ class DeepClusterHook(Hook):
                     'save); resuming from it fills the bank again.')
                 return
             state = model.memory_bank.gather()
-        checkpoint['deepcluster'] = dict(
-            memory_bank=state, assignments=model.assignments.cpu())
+        model.save_clusters(checkpoint, state)
 
     def after_load_checkpoint(self, runner, checkpoint: Dict) -> None:
-        """Keep the DeepCluster state of a loaded checkpoint for
+        """Keep the clustering state of a loaded checkpoint for
         :meth:`before_train`, which uses it only when resuming.
 
         Args:
             runner (Runner): The runner.
             checkpoint (dict): The loaded checkpoint.
         """
-        self._restored = checkpoint.get('deepcluster')
+        self._restored = self._model(runner).saved_clusters(checkpoint)

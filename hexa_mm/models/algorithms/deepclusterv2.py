@@ -1,5 +1,5 @@
 """DeepCluster-v2 on the pseudo-label interface."""
-from typing import List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 from mmpretrain.structures import DataSample
@@ -8,11 +8,12 @@ from hexa_mm.registry import MODELS
 from hexa_mm.utils import ConfigError
 from ..losses import soft_cross_entropy
 from ..utils import CleanPass, MemoryBank, PseudoLabels
+from .bank_clustering import BankClustering, PrototypeSet
 from .base import PseudoLabelAlgorithm
 
 
 @MODELS.register_module()
-class DeepClusterV2(PseudoLabelAlgorithm):
+class DeepClusterV2(PseudoLabelAlgorithm, BankClustering):
     """DeepCluster-v2, from `Unsupervised Learning of Visual Features by
     Contrasting Cluster Assignments <https://arxiv.org/abs/2006.09882>`_
     (the SwAV paper).
@@ -20,7 +21,8 @@ class DeepClusterV2(PseudoLabelAlgorithm):
     Pseudo-label reading: the label of an image is *its cluster* in each of
     ``H`` sets of prototypes. At each epoch start
     :class:`hexa_mm.engine.DeepClusterHook` runs spherical k-means per set on
-    the memory bank and calls :meth:`set_clusters`: the centroids become the
+    the memory bank and calls :meth:`set_clusters` (the hook drives the
+    :class:`BankClustering` interface): the centroids become the
     prototypes (a buffer, never trained by gradient) and every image gets
     one cluster per set. A view is scored against all prototypes,
     ``embedding @ prototypes.T / temperature``, one segment of ``K_h``
@@ -34,7 +36,9 @@ class DeepClusterV2(PseudoLabelAlgorithm):
     sample (its ``sample_idx``), the embeddings of the assignment crops;
     prototype set ``h`` is clustered on the bank of assignment crop
     ``h mod len(assign_crops)``. Each training step writes the embeddings it
-    computed for those crops (see :meth:`update_state`).
+    computed for those crops (see :meth:`update_state`). Checkpoints hold
+    the bank and the assignments under the key ``'deepcluster'``
+    (:meth:`save_clusters`).
 
     Multi-crop batches as the reference (SwAV's code base): the backbone once
     per resolution, the projection neck once over all crops
@@ -59,6 +63,9 @@ class DeepClusterV2(PseudoLabelAlgorithm):
         data_preprocessor (dict, optional): The data preprocessor.
         init_cfg (dict or list[dict], optional): Initialisation config.
     """
+
+    #: Where checkpoints hold the bank and the assignments.
+    CHECKPOINT_KEY = 'deepcluster'
 
     def __init__(self,
                  backbone: dict,
@@ -143,6 +150,59 @@ class DeepClusterV2(PseudoLabelAlgorithm):
         self.prototypes.copy_(torch.cat(list(centroids)))
         self.assignments = assignments.to(
             device=self.prototypes.device, dtype=torch.long)
+
+    def prototype_sets(self) -> List[PrototypeSet]:
+        """Set ``h`` is clustered on the bank of assignment crop
+        ``h mod len(assign_crops)``.
+
+        Returns:
+            list[PrototypeSet]: One entry per prototype set.
+        """
+        crops = len(self.assign_crops)
+        return [
+            PrototypeSet(k, h % crops, self.assign_crops[h % crops])
+            for h, k in enumerate(self.num_prototypes)
+        ]
+
+    def save_clusters(self, checkpoint: Dict,
+                      memory_bank: Dict[str, torch.Tensor]) -> None:
+        """Write ``checkpoint['deepcluster']``: the gathered bank and the
+        assignments (the prototypes are a buffer, saved with the weights).
+
+        Args:
+            checkpoint (dict): The checkpoint; left as it is before the
+                first clustering.
+            memory_bank (dict): The bank of every process
+                (:meth:`MemoryBank.gather`).
+        """
+        if self.assignments is None:
+            return
+        checkpoint[self.CHECKPOINT_KEY] = dict(
+            memory_bank=memory_bank, assignments=self.assignments.cpu())
+
+    @staticmethod
+    def saved_clusters(checkpoint: Dict) -> Optional[Dict]:
+        """``checkpoint['deepcluster']``, if any.
+
+        Args:
+            checkpoint (dict): A loaded checkpoint.
+
+        Returns:
+            dict, optional: The bank and the assignments, or None.
+        """
+        return checkpoint.get(DeepClusterV2.CHECKPOINT_KEY)
+
+    def restore_clusters(self, state: Dict) -> None:
+        """Install saved assignments with the loaded prototypes, and load the
+        saved bank into the memory bank if it is started.
+
+        Args:
+            state (dict): From :meth:`saved_clusters`.
+        """
+        if self.memory_bank is not None:
+            self.memory_bank.load(state['memory_bank'])
+        self.set_clusters(
+            self.prototypes.split(self.num_prototypes), state['assignments'])
 
     @torch.no_grad()
     def fill_memory_bank(self, inputs: List[torch.Tensor],
