@@ -1,17 +1,13 @@
 # ImageNet-1k, DeepCluster-v2 views without multi-crop (facebookresearch/swav
 # deepclusterv2_400ep_2x224): 2 x 224 px crops of scale (0.08, 1), colour
 # distortion of strength 1, blur, flip. Layout: data/imagenet/train/<class>/
-dataset_type = 'ImageNet'
-data_root = 'data/imagenet/'
+_base_ = ['./imagenet_mocov2.py']
 
 view_pipeline = [
+    dict(_base_.random_resized_crop, crop_ratio_range=(0.08, 1.)),
+    # strength 1: twice MoCo-v2's jitter
     dict(
-        type='RandomResizedCrop',
-        scale=224,
-        crop_ratio_range=(0.08, 1.),
-        backend='pillow'),
-    dict(
-        type='RandomApply',
+        _base_.color_jitter,
         transforms=[
             dict(
                 type='ColorJitter',
@@ -19,36 +15,12 @@ view_pipeline = [
                 contrast=0.8,
                 saturation=0.8,
                 hue=0.2)
-        ],
-        prob=0.8),
-    dict(
-        type='RandomGrayscale',
-        prob=0.2,
-        keep_channels=True,
-        channel_weights=(0.114, 0.587, 0.2989)),
-    dict(
-        type='GaussianBlur',
-        magnitude_range=(0.1, 2.0),
-        magnitude_std='inf',
-        prob=0.5),
-    dict(type='RandomFlip', prob=0.5),
+        ]),
+    *_base_.view_pipeline[2:],
 ]
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='MultiView', num_views=2, transforms=[view_pipeline]),
     dict(type='PackInputs')
 ]
-train_dataloader = dict(
-    batch_size=64,
-    num_workers=8,
-    drop_last=True,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='train',
-        pipeline=train_pipeline))
-# No online kNN monitor on ImageNet (a 1.28M-image bank per check); use
-# tools/benchmarks/classification/knn.py on a checkpoint instead.
+train_dataloader = dict(batch_size=64, dataset=dict(pipeline=train_pipeline))

@@ -1,52 +1,19 @@
 # ImageNet-1k, MoCo-v2 "aug+" views. Layout: data/imagenet/train/<class>/*.JPEG
-dataset_type = 'ImageNet'
-data_root = 'data/imagenet/'
+_base_ = ['./view_transforms.py', './train_loader.py']
+imagenet = dict(type='ImageNet', data_root='data/imagenet/', split='train')
 
 view_pipeline = [
-    dict(
-        type='RandomResizedCrop',
-        scale=224,
-        crop_ratio_range=(0.2, 1.),
-        backend='pillow'),
-    dict(
-        type='RandomApply',
-        transforms=[
-            dict(
-                type='ColorJitter',
-                brightness=0.4,
-                contrast=0.4,
-                saturation=0.4,
-                hue=0.1)
-        ],
-        prob=0.8),
-    dict(
-        type='RandomGrayscale',
-        prob=0.2,
-        keep_channels=True,
-        channel_weights=(0.114, 0.587, 0.2989)),
-    dict(
-        type='GaussianBlur',
-        magnitude_range=(0.1, 2.0),
-        magnitude_std='inf',
-        prob=0.5),
-    dict(type='RandomFlip', prob=0.5),
+    _base_.random_resized_crop,
+    _base_.color_jitter,
+    _base_.grayscale,
+    _base_.gaussian_blur,
+    _base_.flip,
 ]
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='MultiView', num_views=2, transforms=[view_pipeline]),
     dict(type='PackInputs')
 ]
-train_dataloader = dict(
-    batch_size=32,
-    num_workers=8,
-    drop_last=True,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='train',
-        pipeline=train_pipeline))
+train_dataloader = dict(dataset=dict(imagenet, pipeline=train_pipeline))
 # No online kNN monitor on ImageNet (a 1.28M-image bank per check); use
 # tools/benchmarks/classification/knn.py on a checkpoint instead.
