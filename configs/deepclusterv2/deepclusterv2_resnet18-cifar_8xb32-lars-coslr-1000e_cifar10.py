@@ -7,6 +7,7 @@
 _base_ = [
     '../_base_/models/deepclusterv2_resnet18-cifar.py',
     '../_base_/datasets/cifar10_deepclusterv2.py',
+    '../_base_/schedules/lars_coslr-800e.py',
     '../_base_/default_runtime.py',
 ]
 model = dict(
@@ -14,12 +15,8 @@ model = dict(
         mean=[125.307, 122.961, 113.8575],
         std=[51.5865, 50.847, 51.255],
         to_rgb=False))
-max_epochs = 1000
-warmup_epochs = 10
 optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(
-        type='LARS', lr=0.6, momentum=0.9, weight_decay=1e-6, eta=0.02),
+    optimizer=dict(lr=0.6, eta=0.02),
     paramwise_cfg=dict(
         custom_keys={
             'bn': dict(decay_mult=0, lars_exclude=True),
@@ -27,25 +24,9 @@ optim_wrapper = dict(
             'downsample.1': dict(decay_mult=0, lars_exclude=True),
         }))
 param_scheduler = [
-    dict(
-        type='LinearLR',
-        start_factor=1e-3,
-        by_epoch=True,
-        begin=0,
-        end=warmup_epochs,
-        convert_to_iter_based=True),
-    dict(
-        type='CosineAnnealingLR',
-        T_max=max_epochs - warmup_epochs,
-        eta_min_ratio=1e-3,
-        by_epoch=True,
-        begin=warmup_epochs,
-        end=max_epochs,
-        convert_to_iter_based=True)
+    dict(_base_.param_scheduler[0], start_factor=1e-3),
+    dict(_base_.param_scheduler[1], eta_min_ratio=1e-3),
 ]
-train_cfg = dict(
-    type='ResumableEpochBasedTrainLoop',
-    max_epochs=max_epochs,
-    val_interval=10)
+train_cfg = dict(max_epochs=1000, val_interval=10)
 auto_scale_lr = dict(base_batch_size=256)
 default_hooks = dict(checkpoint=dict(interval=50, max_keep_ckpts=3))

@@ -5,6 +5,7 @@
 _base_ = [
     '../_base_/models/deepclusterv2_resnet50.py',
     '../_base_/datasets/digits_deepclusterv2.py',
+    '../_base_/schedules/sgd_coslr-200e.py',
     '../_base_/default_runtime.py',
 ]
 model = dict(
@@ -12,20 +13,8 @@ model = dict(
     data_preprocessor=dict(mean=[78.85] * 3, std=[88.94] * 3, to_rgb=False),
     backbone=dict(type='ResNet', depth=18, norm_cfg=dict(type='BN')),
     neck=dict(in_channels=512, hid_channels=512, norm_cfg=dict(type='BN1d')))
-max_epochs = 30
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='SGD', lr=0.06, weight_decay=1e-4, momentum=0.9))
-param_scheduler = [
-    dict(
-        type='CosineAnnealingLR',
-        T_max=max_epochs,
-        by_epoch=True,
-        begin=0,
-        end=max_epochs)
-]
-train_cfg = dict(
-    type='ResumableEpochBasedTrainLoop', max_epochs=max_epochs, val_interval=1)
+optim_wrapper = dict(optimizer=dict(lr=0.06))
+train_cfg = dict(max_epochs=30, val_interval=1)
 auto_scale_lr = dict(base_batch_size=128)
 default_hooks = dict(
     logger=dict(interval=10), checkpoint=dict(interval=10, max_keep_ckpts=1))

@@ -1,43 +1,13 @@
 # DeepCluster-v2, the published recipe (facebookresearch/swav
 # deepclusterv2_800ep_pretrain: 75.2 linear top-1): ResNet-50, 3 x 3000
-# prototypes, multi-crop 2 x 224 + 6 x 96, 800 epochs. Optimiser: LARS
-# (trust 0.001, on every parameter as the reference's LARC), momentum 0.9,
-# wd 1e-6, lr 4.8 for a batch of 4096 scaled linearly to this batch (8 x 64:
-# 0.6), 10 warm-up epochs from 0.3/4.8 of it, then cosine to 1/1000 of it.
-# The reference trains with 64 GPUs x 64 and apex mixed precision (--amp).
+# prototypes, multi-crop 2 x 224 + 6 x 96, 800 epochs of LARS at lr 0.6 for
+# 8 x 64 (the reference's 4.8 for 4096 scaled linearly; the schedule's
+# comment has the rest). The reference trains with 64 GPUs x 64 and apex
+# mixed precision (--amp).
 _base_ = [
     '../_base_/models/deepclusterv2_resnet50.py',
     '../_base_/datasets/imagenet_deepclusterv2_mcrop-2-6.py',
+    '../_base_/schedules/lars_coslr-800e.py',
     '../_base_/default_runtime.py',
 ]
-batch_size = 8 * 64
-max_epochs = 800
-warmup_epochs = 10
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(
-        type='LARS',
-        lr=4.8 * batch_size / 4096,
-        momentum=0.9,
-        weight_decay=1e-6,
-        eta=0.001))
-param_scheduler = [
-    dict(
-        type='LinearLR',
-        start_factor=0.3 / 4.8,
-        by_epoch=True,
-        begin=0,
-        end=warmup_epochs,
-        convert_to_iter_based=True),
-    dict(
-        type='CosineAnnealingLR',
-        T_max=max_epochs - warmup_epochs,
-        eta_min_ratio=0.0048 / 4.8,
-        by_epoch=True,
-        begin=warmup_epochs,
-        end=max_epochs,
-        convert_to_iter_based=True)
-]
-train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=max_epochs)
-auto_scale_lr = dict(base_batch_size=batch_size)
 default_hooks = dict(checkpoint=dict(interval=10, max_keep_ckpts=3))

@@ -2,8 +2,8 @@
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='SGD', lr=0.03, weight_decay=1e-4, momentum=0.9))
-param_scheduler = [
-    dict(type='CosineAnnealingLR', T_max=200, by_epoch=True, begin=0, end=200)
-]
+# the cosine ends with training: its end (and T_max) default to the train
+# loop's max_epochs, so a config changes the length in train_cfg alone
+param_scheduler = [dict(type='CosineAnnealingLR', by_epoch=True, begin=0)]
 train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=200)
 auto_scale_lr = dict(base_batch_size=256)
