@@ -4,33 +4,26 @@
 # (VOCDataset, VOC07+12 trainval -> VOC07 test) and VOCMetric; images about
 # 6 times smaller, fewer proposals and RoIs, 4 iterations of 2 images, then
 # VOC07 test.
-_base_ = '../voc0712/faster-rcnn_r50-c4_ms-24k_voc0712.py'
+_base_ = [
+    '../voc0712/faster-rcnn_r50-c4_ms-24k_voc0712.py', '../_base_/tiny.py'
+]
 
 data_root = 'data/tiny_downstream/VOCdevkit/'
-# mmdet's (1333, 480-800) and (1333, 800)
-train_scales = [(213, 96), (213, 112), (213, 128)]
-test_scale = (213, 128)
-
-model = dict(
-    train_cfg=dict(
-        rpn_proposal=dict(nms_pre=1000, max_per_img=64),
-        rcnn=dict(sampler=dict(num=4))),
-    # every class scores ~1/21 after 4 iterations: keep the top 8 boxes,
-    # whatever their score, so that the metric sees detections
-    test_cfg=dict(
-        rpn=dict(nms_pre=1000, max_per_img=8),
-        rcnn=dict(score_thr=0.0, max_per_img=8)))
+model = _base_.tiny_model
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='RandomChoiceResize', scales=train_scales, keep_ratio=True),
+    dict(
+        type='RandomChoiceResize',
+        scales=_base_.tiny_train_scales,
+        keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackDetInputs')
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=test_scale, keep_ratio=True),
+    dict(type='Resize', scale=_base_.tiny_test_scale, keep_ratio=True),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(
         type='PackDetInputs',
@@ -38,9 +31,8 @@ test_pipeline = [
                    'scale_factor'))
 ]
 train_dataloader = dict(
+    _base_.tiny_loader,
     batch_size=2,
-    num_workers=0,
-    persistent_workers=False,
     dataset=dict(datasets=[
         dict(
             type='VOCDataset',
@@ -51,13 +43,9 @@ train_dataloader = dict(
             pipeline=train_pipeline) for year in ('VOC2007', 'VOC2012')
     ]))
 val_dataloader = dict(
-    num_workers=0,
-    persistent_workers=False,
+    _base_.tiny_loader,
     dataset=dict(data_root=data_root, pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
 train_cfg = dict(max_iters=4, val_interval=4)
-default_hooks = dict(
-    logger=dict(interval=1),
-    # a smoke run: no checkpoint of a few hundred MB at the end
-    checkpoint=dict(save_last=False))
+default_hooks = _base_.tiny_hooks

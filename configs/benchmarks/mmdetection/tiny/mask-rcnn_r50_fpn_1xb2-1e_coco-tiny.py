@@ -4,55 +4,16 @@
 # (CocoDataset, train2017 -> val2017) and CocoMetric (bbox, segm); images
 # about 6 times smaller, fewer proposals and RoIs, 1 epoch of 8 images (4
 # iterations of 2), then val2017.
-_base_ = '../coco/mask-rcnn_r50_fpn_ms-1x_coco.py'
+_base_ = ['../coco/mask-rcnn_r50_fpn_ms-1x_coco.py', '../_base_/tiny.py']
 
-data_root = 'data/tiny_downstream/coco/'
-# mmdet's (1333, 640-800) and (1333, 800)
-train_scales = [(213, 96), (213, 112), (213, 128)]
-test_scale = (213, 128)
-
-model = dict(
-    train_cfg=dict(
-        rpn_proposal=dict(nms_pre=1000, max_per_img=64),
-        rcnn=dict(sampler=dict(num=4))),
-    # every class scores ~1/81 after 4 iterations: keep the top 8 boxes,
-    # whatever their score, so that the metric sees detections
-    test_cfg=dict(
-        rpn=dict(nms_pre=1000, max_per_img=8),
-        rcnn=dict(score_thr=0.0, max_per_img=8)))
-
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(type='RandomChoiceResize', scales=train_scales, keep_ratio=True),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs')
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=test_scale, keep_ratio=True),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(
-        type='PackDetInputs',
-        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                   'scale_factor'))
-]
-train_dataloader = dict(
-    batch_size=2,
-    num_workers=0,
-    persistent_workers=False,
-    # 8 of the images: 4 iterations
-    dataset=dict(data_root=data_root, indices=8, pipeline=train_pipeline))
-val_dataloader = dict(
-    num_workers=0,
-    persistent_workers=False,
-    dataset=dict(data_root=data_root, pipeline=test_pipeline))
+model = _base_.tiny_model
+train_pipeline = _base_.tiny_coco_train_pipeline
+test_pipeline = _base_.tiny_coco_test_pipeline
+train_dataloader = _base_.tiny_coco_train_dataloader
+val_dataloader = _base_.tiny_coco_val_dataloader
 test_dataloader = val_dataloader
-val_evaluator = dict(ann_file=data_root + 'annotations/instances_val2017.json')
+val_evaluator = _base_.tiny_coco_val_evaluator
 test_evaluator = val_evaluator
 
 train_cfg = dict(max_epochs=1)
-default_hooks = dict(
-    logger=dict(interval=1),
-    # a smoke run: no checkpoint of a few hundred MB at the end
-    checkpoint=dict(interval=-1, save_last=False))
+default_hooks = _base_.tiny_hooks
