@@ -152,10 +152,8 @@ class DeepClusterHook(Hook):
 
     @staticmethod
     def _num_held(bank) -> int:
-        """Samples held over all processes (after a sync, each once).
-
-        Args:
-            bank (MemoryBank): The bank.
+        """How many samples ``bank`` (a MemoryBank) holds over all processes,
+        each once after a sync.
 
         Returns:
             int: The total.
@@ -252,9 +250,9 @@ class DeepClusterHook(Hook):
 
         Args:
             runner (Runner): The runner.
-            batch_idx (int): Index of the batch in the epoch.
-            data_batch (Sequence[dict], optional): The batch.
-            outputs (dict, optional): The model's outputs.
+            batch_idx (int): Unused.
+            data_batch (Sequence[dict], optional): Unused.
+            outputs (dict, optional): Unused.
         """
         if checkpoint_due(runner, by_epoch=False):
             self._gather(runner)

@@ -41,9 +41,9 @@ class FiniteLossHook(Hook):
         """Check the loss terms of this iteration.
 
         Args:
-            runner (Runner): The runner.
-            batch_idx (int): The batch's index in the epoch.
-            data_batch (Sequence[dict], optional): The batch.
+            runner (Runner): The runner (its iteration, for the message).
+            batch_idx (int): Unused.
+            data_batch (Sequence[dict], optional): Unused.
             outputs (dict, optional): The logged losses.
         """
         losses = {

@@ -94,13 +94,8 @@ class DeepClusterV2(PseudoLabelAlgorithm, BankClustering):
         if temperature <= 0:
             raise ConfigError(
                 f'DeepClusterV2: temperature={temperature} must be > 0.')
-        super().__init__(
-            backbone=backbone,
-            neck=neck,
-            hard_examples=hard_examples,
-            pretrained=pretrained,
-            data_preprocessor=data_preprocessor,
-            init_cfg=init_cfg)
+        super().__init__(backbone, neck, hard_examples, pretrained,
+                         data_preprocessor, init_cfg)
         self.num_prototypes = num_prototypes
         self.feat_dim = feat_dim
         self.temperature = temperature
@@ -129,13 +124,15 @@ class DeepClusterV2(PseudoLabelAlgorithm, BankClustering):
     @torch.no_grad()
     def set_clusters(self, centroids: Sequence[torch.Tensor],
                      assignments: torch.Tensor) -> None:
-        """Install the result of clustering.
+        """Copy the centroids into the prototypes, keep the assignments.
 
         Args:
-            centroids (Sequence[torch.Tensor]): Unit centroids of each set,
-                (K_h, feat_dim).
-            assignments (torch.Tensor): Cluster of each sample in each set,
-                (H, num_samples), long; -1 for a sample not clustered.
+            centroids (Sequence[torch.Tensor]): (K_h, feat_dim) per set.
+            assignments (torch.Tensor): (H, num_samples) cluster ids, -1
+                where a sample was not clustered.
+
+        Raises:
+            ValueError: If a shape does not fit the prototype sets.
         """
         shapes = tuple(tuple(c.shape) for c in centroids)
         expected = tuple((k, self.feat_dim) for k in self.num_prototypes)

@@ -61,13 +61,8 @@ class MoCoV2(PseudoLabelAlgorithm):
         if temperature <= 0:
             raise ConfigError(
                 f'MoCoV2: temperature={temperature} must be > 0.')
-        super().__init__(
-            backbone=backbone,
-            neck=neck,
-            hard_examples=hard_examples,
-            pretrained=pretrained,
-            data_preprocessor=data_preprocessor,
-            init_cfg=init_cfg)
+        super().__init__(backbone, neck, hard_examples, pretrained,
+                         data_preprocessor, init_cfg)
         self.temperature = temperature
         self.encoder_k = ExponentialMovingAverage(
             nn.Sequential(self.backbone, self.neck), momentum)
