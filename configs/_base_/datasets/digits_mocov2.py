@@ -21,6 +21,8 @@ train_dataloader = dict(
     dataset=dict(digits, split='train', pipeline=train_pipeline))
 val_dataloader = dict(
     num_workers=0,
+    # said explicitly: mmpretrain's tools/train.py defaults it to True
+    persistent_workers=False,
     dataset=dict(
         bank=dict(digits, split='train', pipeline=test_pipeline),
         query=dict(digits, split='val', pipeline=test_pipeline)))
