@@ -84,6 +84,7 @@ KNN = dict(k=200, temperature=0.07)
 def variant(config: str,
             base: Optional[str] = None,
             keep: Optional[Sequence[str]] = None,
+            hooks: Sequence[dict] = (),
             **changes: dict) -> dict:
     """A variant: a config, the generators it keeps and changes to them.
 
@@ -93,12 +94,19 @@ def variant(config: str,
             algorithm); None for a base.
         keep (Sequence[str], optional): Names of the generators kept;
             None keeps the config's.
+        hooks (Sequence[dict]): Hooks added to the config's
+            ``custom_hooks``. Defaults to none.
         **changes (dict): Per generator name, fields to set.
 
     Returns:
         dict: The variant.
     """
-    return dict(config=config, base=base, keep=keep, changes=changes)
+    return dict(
+        config=config,
+        base=base,
+        keep=keep,
+        hooks=list(hooks),
+        changes=changes)
 
 
 def adversarial(eps: int, steps: int) -> dict:
@@ -124,6 +132,10 @@ MAIN = {
     'hexa-mocov2': variant(HEXA_MOCO, 'mocov2'),
     'hexa-mocov2-cutmix': variant(HEXA_MOCO, 'mocov2', keep=['cutmix']),
     'hexa-mocov2-adv': variant(HEXA_MOCO, 'mocov2', keep=['adv']),
+    'hexa-mocov2-warmup10': variant(
+        HEXA_MOCO,
+        'mocov2',
+        hooks=[dict(type='HardExampleWarmupHook', epochs=10)]),
     'deepclusterv2': variant(DCLUSTER),
     'hexa-deepclusterv2': variant(HEXA_DCLUSTER, 'deepclusterv2'),
 }
@@ -323,6 +335,8 @@ def build_cfg(spec: dict, epochs: Optional[int],
     for generator in generators:
         generator.update(spec['changes'].get(generator['name'], {}))
     cfg.model.hard_examples = generators
+    if spec.get('hooks'):
+        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + spec['hooks']
     if epochs is not None:
         set_epochs(cfg, epochs)
     if images is not None:
