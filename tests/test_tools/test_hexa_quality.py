@@ -187,3 +187,16 @@ def test_tiny_study_writes_json_table_and_figure(
     assert capsys.readouterr().out.count(', reused)') == 4
     second = json.loads((again / 'results.json').read_text())
     assert second['summary']['paired'] == report['summary']['paired']
+
+
+def test_hexa_moco_warms_up_and_its_ablation_does_not() -> None:
+    def warmups(name: str) -> list:
+        cfg = hexa_quality.build_cfg(hexa_quality.MAIN[name], None, None)
+        return [
+            h for h in cfg.get('custom_hooks', [])
+            if h['type'] == 'HardExampleWarmupHook'
+        ]
+
+    assert [h['epochs'] for h in warmups('hexa-mocov2')] == [10]
+    assert warmups('hexa-mocov2-no-warmup') == []
+    assert warmups('mocov2') == []

@@ -84,7 +84,7 @@ KNN = dict(k=200, temperature=0.07)
 def variant(config: str,
             base: Optional[str] = None,
             keep: Optional[Sequence[str]] = None,
-            hooks: Sequence[dict] = (),
+            hooks: Optional[Sequence[dict]] = None,
             **changes: dict) -> dict:
     """A variant: a config, the generators it keeps and changes to them.
 
@@ -94,8 +94,8 @@ def variant(config: str,
             algorithm); None for a base.
         keep (Sequence[str], optional): Names of the generators kept;
             None keeps the config's.
-        hooks (Sequence[dict]): Hooks added to the config's
-            ``custom_hooks``. Defaults to none.
+        hooks (Sequence[dict], optional): The ``custom_hooks`` in place
+            of the config's; None keeps the config's.
         **changes (dict): Per generator name, fields to set.
 
     Returns:
@@ -105,7 +105,7 @@ def variant(config: str,
         config=config,
         base=base,
         keep=keep,
-        hooks=list(hooks),
+        hooks=None if hooks is None else list(hooks),
         changes=changes)
 
 
@@ -132,10 +132,8 @@ MAIN = {
     'hexa-mocov2': variant(HEXA_MOCO, 'mocov2'),
     'hexa-mocov2-cutmix': variant(HEXA_MOCO, 'mocov2', keep=['cutmix']),
     'hexa-mocov2-adv': variant(HEXA_MOCO, 'mocov2', keep=['adv']),
-    'hexa-mocov2-warmup10': variant(
-        HEXA_MOCO,
-        'mocov2',
-        hooks=[dict(type='HardExampleWarmupHook', epochs=10)]),
+    # the config ramps the hard-example losses in over 10 epochs
+    'hexa-mocov2-no-warmup': variant(HEXA_MOCO, 'mocov2', hooks=[]),
     'deepclusterv2': variant(DCLUSTER),
     'hexa-deepclusterv2': variant(HEXA_DCLUSTER, 'deepclusterv2'),
 }
@@ -335,8 +333,8 @@ def build_cfg(spec: dict, epochs: Optional[int],
     for generator in generators:
         generator.update(spec['changes'].get(generator['name'], {}))
     cfg.model.hard_examples = generators
-    if spec.get('hooks'):
-        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + spec['hooks']
+    if spec.get('hooks') is not None:
+        cfg.custom_hooks = spec['hooks']
     if epochs is not None:
         set_epochs(cfg, epochs)
     if images is not None:
