@@ -1,30 +1,15 @@
 #!/usr/bin/env bash
 # Train with N processes per node through torchrun.
 #   bash tools/dist_train.sh CONFIG N [train.py options]
-# Multi-node: NNODES, NODE_RANK, MASTER_ADDR and PORT, as in OpenMMLab.
+# Multi-node: NNODES, NODE_RANK, MASTER_ADDR and PORT, as in OpenMMLab. On one
+# node without PORT, a free port is chosen when 29500 is busy.
 # Without CUDA the processes use gloo (HexaRunner says so once in the log).
 # TRAIN_SCRIPT picks another entry point with train.py's interface
 # (tools/benchmarks/*/dist_train.sh use it for tools/benchmarks/train_downstream.py).
+# A bad input ends with one line "error: ..." and exit status 2, whatever N;
+# killing this script (or its process group) ends every worker.
+# See hexa_mm/utils/launch.py.
 set -euo pipefail
-if [ $# -lt 2 ]; then
-  echo "usage: bash tools/dist_train.sh CONFIG NUM_PROCESSES [train.py options]" >&2
-  exit 2
-fi
-CONFIG=$1
-GPUS=$2
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 HERE="$(cd "$(dirname "$0")" && pwd)"
-PYTHON=${PYTHON:-python}
-TRAIN_SCRIPT=${TRAIN_SCRIPT:-"$HERE/train.py"}
-
-PYTHONPATH="$HERE/..${PYTHONPATH:+:$PYTHONPATH}" \
-exec "$PYTHON" -m torch.distributed.run \
-    --nnodes="$NNODES" \
-    --node_rank="$NODE_RANK" \
-    --master_addr="$MASTER_ADDR" \
-    --nproc_per_node="$GPUS" \
-    --master_port="$PORT" \
-    "$TRAIN_SCRIPT" "$CONFIG" --launcher pytorch "${@:3}"
+export PYTHONPATH="$HERE/..${PYTHONPATH:+:$PYTHONPATH}"
+exec "${PYTHON:-python}" -m hexa_mm.utils.launch torchrun "$@"

@@ -1,30 +1,12 @@
 #!/usr/bin/env bash
 # Train on a Slurm cluster.
-#   [GPUS=8] [GPUS_PER_NODE=8] [CPUS_PER_TASK=5] [SRUN_ARGS=...] \
+#   [GPUS=8] [GPUS_PER_NODE=8] [CPUS_PER_TASK=5] [SRUN_ARGS=...] [PORT=...] \
 #   bash tools/slurm_train.sh PARTITION JOB_NAME CONFIG WORK_DIR [options]
+# Each task runs tools/train.py --launcher slurm (on nodes without CUDA: gloo,
+# from Slurm's SLURM_PROCID, SLURM_NTASKS, SLURM_NODELIST...). A bad input
+# ends with one line "error: ..." and exit status 2. See
+# hexa_mm/utils/launch.py.
 set -euo pipefail
-if [ $# -lt 4 ]; then
-  echo "usage: bash tools/slurm_train.sh PARTITION JOB_NAME CONFIG WORK_DIR [train.py options]" >&2
-  exit 2
-fi
-PARTITION=$1
-JOB_NAME=$2
-CONFIG=$3
-WORK_DIR=$4
-GPUS=${GPUS:-8}
-GPUS_PER_NODE=${GPUS_PER_NODE:-8}
-CPUS_PER_TASK=${CPUS_PER_TASK:-5}
-SRUN_ARGS=${SRUN_ARGS:-""}
 HERE="$(cd "$(dirname "$0")" && pwd)"
-
-PYTHONPATH="$HERE/..${PYTHONPATH:+:$PYTHONPATH}" \
-srun -p "${PARTITION}" \
-    --job-name="${JOB_NAME}" \
-    --gres=gpu:"${GPUS_PER_NODE}" \
-    --ntasks="${GPUS}" \
-    --ntasks-per-node="${GPUS_PER_NODE}" \
-    --cpus-per-task="${CPUS_PER_TASK}" \
-    --kill-on-bad-exit=1 \
-    ${SRUN_ARGS} \
-    python -u "$HERE/train.py" "${CONFIG}" --work-dir="${WORK_DIR}" \
-    --launcher="slurm" "${@:5}"
+export PYTHONPATH="$HERE/..${PYTHONPATH:+:$PYTHONPATH}"
+exec "${PYTHON:-python}" -m hexa_mm.utils.launch slurm "$@"

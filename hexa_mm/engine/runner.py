@@ -1,13 +1,17 @@
 """HexaRunner: mmengine's runner, with CPU DDP, weights-only checkpoints and
 runs that lose nothing."""
 import datetime
+import os
 import os.path as osp
-from typing import Callable, Dict, Optional, Union
+from typing import Callable, Dict, List, Optional, Union
 
 import torch
 import torch.distributed as torch_dist
+from mmengine.device import get_device
 from mmengine.dist import broadcast_object_list, is_distributed, master_only
-from mmengine.model import is_model_wrapper
+from mmengine.hooks import Hook, SyncBuffersHook
+from mmengine.model import is_model_wrapper, revert_sync_batchnorm
+from mmengine.optim import AmpOptimWrapper, OptimWrapper, OptimWrapperDict
 from mmengine.registry import MODEL_WRAPPERS
 from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
 from mmengine.runner import Runner
@@ -21,6 +25,9 @@ from hexa_mm.utils.atomic import atomic_path
 from hexa_mm.utils.errors import ConfigError
 from .checkpoint import (check_fits, restore_history_buffers,
                          revised_state_dict, to_weights_only)
+from .cpu_amp_optim_wrapper import CPUAmpOptimWrapper
+from .dist_env import gloo_env
+from .hooks import SyncNormBuffersHook
 from .work_dir import (check_work_dir, find_resumable, lock_work_dir,
                        unlock_work_dir)
 
@@ -30,24 +37,36 @@ __all__ = ['HexaRunner']
 @MMENGINE_RUNNERS.register_module()
 @RUNNERS.register_module()
 class HexaRunner(Runner):
-    """mmengine's :class:`~mmengine.runner.Runner`, with three changes.
+    """mmengine's :class:`~mmengine.runner.Runner`, with these changes.
 
     1. **Distributed training without CUDA.** mmengine's ``init_dist`` picks a
        CUDA device unconditionally. When ``launcher`` is not ``'none'`` and
        CUDA is not available, this runner initialises the process group
-       itself, with the gloo backend, from the environment torchrun sets
-       (``env://``: ``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``,
-       ``MASTER_PORT``), whatever backend ``env_cfg.dist_cfg`` names, and
-       wraps the model in ``MMDistributedDataParallel`` with
-       ``device_ids=None``. With CUDA everything is mmengine's.
-    2. **Checkpoints that load with weights only.** ``torch.load`` builds only
+       itself, with the gloo backend, through ``env://`` (torchrun's
+       ``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT``; derived
+       from Slurm's or Open MPI's variables for those launchers, see
+       :mod:`hexa_mm.engine.dist_env`), whatever backend
+       ``env_cfg.dist_cfg`` names; a missing variable is a one-line
+       :class:`~hexa_mm.utils.errors.ConfigError`. It reverts SyncBN layers
+       (which need CUDA) to plain batch norms and wraps the model in
+       ``MMDistributedDataParallel`` with ``device_ids=None``. With CUDA
+       everything is mmengine's.
+    2. **Batch-norm statistics averaged over the ranks** before validation
+       and before every checkpoint (:class:`SyncNormBuffersHook`, added to
+       every distributed run that has no ``SyncBuffersHook``), so that the
+       online kNN monitor scores the weights that are saved.
+    3. **Mixed precision without an accelerator.** An ``AmpOptimWrapper``
+       (``--amp``) becomes a :class:`CPUAmpOptimWrapper` (bfloat16
+       autocast) on a CPU with native bfloat16, and is refused in one line
+       on one without, where mmengine's would stop with an assertion.
+    4. **Checkpoints that load with weights only.** ``torch.load`` builds only
        tensors and plain Python values since torch 2.6, and mmengine's
        checkpoints hold numpy objects. What this runner saves is rewritten
        without them (see :mod:`hexa_mm.engine.checkpoint`), so
        ``resume`` and ``load_from`` work with nothing allow-listed, and a
        checkpoint that asks for anything else is refused with a
        :class:`~hexa_mm.utils.errors.CheckpointError`.
-    3. **Runs that lose nothing.**
+    5. **Runs that lose nothing.**
 
        * The work dir is checked (a folder that can be written to) before
          anything is written, and locked while the run builds and trains: a
@@ -97,11 +116,19 @@ class HexaRunner(Runner):
 
         Args:
             env_cfg (dict): Config for setting the environment; the
-                ``timeout`` (seconds) of its ``dist_cfg`` is honoured, its
-                ``backend`` is replaced by gloo when CUDA is not available.
+                ``timeout`` (seconds) and ``port`` of its ``dist_cfg`` are
+                honoured, its ``backend`` is replaced by gloo when CUDA is
+                not available.
+
+        Raises:
+            ConfigError: If the launcher's variables are missing (e.g.
+                ``--launcher pytorch`` without torchrun).
         """
         if self._distributed_without_cuda() and not is_distributed():
-            timeout = env_cfg.get('dist_cfg', {}).get('timeout')
+            dist_cfg = env_cfg.get('dist_cfg', {})
+            os.environ.update(
+                gloo_env(self.launcher, os.environ, dist_cfg.get('port')))
+            timeout = dist_cfg.get('timeout')
             kwargs = {} if timeout is None else dict(
                 timeout=datetime.timedelta(seconds=timeout))
             torch_dist.init_process_group(
@@ -214,7 +241,79 @@ class HexaRunner(Runner):
                 'backend and DistributedDataParallel with device_ids=None.')
             if not is_model_wrapper(model):
                 model_wrapper_cfg = self._cpu_wrapper_cfg(model_wrapper_cfg)
+                model = self._revert_sync_bn(model)
         return super().wrap_model(model_wrapper_cfg, model)
+
+    def _revert_sync_bn(self, model: nn.Module) -> nn.Module:
+        """Revert SyncBN layers to batch norms, which run without CUDA.
+
+        Args:
+            model (nn.Module): The model of a distributed run without CUDA.
+
+        Returns:
+            nn.Module: The model, its ``SyncBatchNorm`` layers (torch's or
+            mmcv's) replaced by batch norms with the same parameters and
+            statistics.
+        """
+        count = sum(
+            type(module).__name__ == 'SyncBatchNorm'
+            for module in model.modules())
+        if count:
+            self.logger.info(f'CUDA is not available: {count} SyncBN layers '
+                             'run as BN (statistics of each process).')
+        return revert_sync_batchnorm(model)
+
+    def register_hooks(
+            self,
+            default_hooks: Optional[Dict[str, Union[Hook, Dict]]] = None,
+            custom_hooks: Optional[List[Union[Hook, Dict]]] = None) -> None:
+        """Register the hooks, as mmengine does; in a distributed run with no
+        ``SyncBuffersHook``, add :class:`SyncNormBuffersHook`.
+
+        Args:
+            default_hooks (dict, optional): The default hooks.
+            custom_hooks (list, optional): The custom hooks.
+        """
+        super().register_hooks(default_hooks, custom_hooks)
+        if self.distributed and not any(
+                isinstance(hook, SyncBuffersHook) for hook in self.hooks):
+            self.register_hook(SyncNormBuffersHook())
+
+    def build_optim_wrapper(
+        self, optim_wrapper: Union[torch.optim.Optimizer, OptimWrapper, Dict]
+    ) -> Union[OptimWrapper, OptimWrapperDict]:
+        """Build the optimizer wrapper; on the CPU, an ``AmpOptimWrapper``
+        config builds a :class:`CPUAmpOptimWrapper` (bfloat16 autocast) if
+        the CPU computes in bfloat16 natively.
+
+        Args:
+            optim_wrapper (Optimizer or OptimWrapper or dict): As for
+                mmengine.
+
+        Returns:
+            OptimWrapper or OptimWrapperDict: The wrapper.
+
+        Raises:
+            ConfigError: For an ``AmpOptimWrapper`` on a CPU without native
+                bfloat16, where autocast would make training many times
+                slower (``tools/analysis/benchmark_cpu_amp.py`` measures it).
+        """
+        if (isinstance(optim_wrapper, dict) and get_device() == 'cpu'
+                and optim_wrapper.get('type')
+                in ('AmpOptimWrapper', AmpOptimWrapper)):
+            if not CPUAmpOptimWrapper.native_bfloat16():
+                raise ConfigError(
+                    '--amp (AmpOptimWrapper) without a GPU runs bfloat16 '
+                    'autocast on the CPU, and this CPU has no native '
+                    'bfloat16: training would be many times slower '
+                    '(tools/analysis/benchmark_cpu_amp.py). Train without '
+                    '--amp, or set optim_wrapper.type=CPUAmpOptimWrapper to '
+                    'run it anyway')
+            self.logger.info(
+                'No GPU: mixed precision (AmpOptimWrapper) runs as bfloat16 '
+                'autocast on the CPU (CPUAmpOptimWrapper, no loss scaling).')
+            optim_wrapper = dict(optim_wrapper, type=CPUAmpOptimWrapper)
+        return super().build_optim_wrapper(optim_wrapper)
 
     def call_hook(self, fn_name: str, **kwargs) -> None:
         """Call the hooks' ``fn_name``; keep checkpoints free of numpy and
