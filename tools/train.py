@@ -12,6 +12,7 @@ from hexa_mm.engine.checkpoint import load_weights_only
 from hexa_mm.registry import RUNNERS
 from hexa_mm.utils import ConfigError, register_all_modules, user_error
 from hexa_mm.utils.dataset_files import check_dataset_files
+from hexa_mm.utils.pretrained import check_init_checkpoints
 from hexa_mm.utils.runner_args import (add_runner_args, apply_runner_args,
                                        parse_runner_args)
 
@@ -133,6 +134,7 @@ def main() -> int:
     args = parse_args()
     try:
         cfg = merge_args(load_config(args.config), args)
+        check_init_checkpoints(cfg)
         register_all_modules(init_default_scope=False)
         check_dataset_files(cfg)
         if cfg.get('load_from') and '://' not in cfg.load_from:

@@ -23,6 +23,8 @@ param_scheduler = [
         end=max_epochs)
 ]
 train_cfg = dict(max_epochs=max_epochs, val_interval=1)
+# the lr above is for 2 x 64 (--auto-scale-lr scales it from there)
+auto_scale_lr = dict(base_batch_size=128)
 default_hooks = dict(
     logger=dict(interval=10),
     checkpoint=dict(interval=10, max_keep_ckpts=1))

@@ -51,10 +51,10 @@ class HexaRunner(Runner):
        (which need CUDA) to plain batch norms and wraps the model in
        ``MMDistributedDataParallel`` with ``device_ids=None``. With CUDA
        everything is mmengine's.
-    2. **Batch-norm statistics averaged over the ranks** before validation
-       and before every checkpoint (:class:`SyncNormBuffersHook`, added to
-       every distributed run that has no ``SyncBuffersHook``), so that the
-       online kNN monitor scores the weights that are saved.
+    2. **Batch-norm statistics averaged over the ranks** after every
+       iteration and before validation (:class:`SyncNormBuffersHook`, added
+       to every distributed run that has no ``SyncBuffersHook``), so that
+       the online kNN monitor scores the weights that are saved.
     3. **Mixed precision without an accelerator.** An ``AmpOptimWrapper``
        (``--amp``) becomes a :class:`CPUAmpOptimWrapper` (bfloat16
        autocast) on a CPU with native bfloat16, and is refused in one line
@@ -267,8 +267,9 @@ class HexaRunner(Runner):
             self,
             default_hooks: Optional[Dict[str, Union[Hook, Dict]]] = None,
             custom_hooks: Optional[List[Union[Hook, Dict]]] = None) -> None:
-        """Register the hooks, as mmengine does; in a distributed run with no
-        ``SyncBuffersHook``, add :class:`SyncNormBuffersHook`.
+        """Register the hooks, as mmengine does; in a distributed run with
+        neither a ``SyncBuffersHook`` nor a :class:`SyncNormBuffersHook`, add
+        the latter.
 
         Args:
             default_hooks (dict, optional): The default hooks.
@@ -276,7 +277,8 @@ class HexaRunner(Runner):
         """
         super().register_hooks(default_hooks, custom_hooks)
         if self.distributed and not any(
-                isinstance(hook, SyncBuffersHook) for hook in self.hooks):
+                isinstance(hook, (SyncBuffersHook, SyncNormBuffersHook))
+                for hook in self.hooks):
             self.register_hook(SyncNormBuffersHook())
 
     def build_optim_wrapper(

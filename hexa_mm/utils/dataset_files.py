@@ -5,7 +5,9 @@ missing one surfaces as a bare ``FileNotFoundError`` (or, for folder-scanning
 datasets, as an empty data set). This finds every dataset config of the
 train / val / test dataloaders (through ``ConcatDataset``'s ``datasets`` and
 the wrappers' ``dataset``) and checks its ``ann_file`` and ``data_prefix``
-the way mmengine's ``BaseDataset`` joins them with ``data_root``.
+the way mmengine's ``BaseDataset`` joins them with ``data_root``; for
+mmpretrain's ``ImageNet``, whose configs give ``data_root`` and ``split``
+only, the folder ``data_root/split`` that the dataset scans.
 """
 import os.path as osp
 from typing import Iterator, List, Tuple
@@ -17,6 +19,8 @@ from .errors import ConfigError
 __all__ = ['check_dataset_files', 'dataset_paths']
 
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+# Datasets whose ``split`` is the image folder when ``data_prefix`` is empty.
+SPLIT_FOLDER_TYPES = ('ImageNet', )
 
 
 def _datasets(cfg: dict) -> Iterator[dict]:
@@ -59,7 +63,8 @@ def dataset_paths(cfg: Config) -> List[Tuple[str, str, str]]:
 
     Returns:
         list[tuple[str, str, str]]: ``(dataloader, field, path)`` for every
-        non-empty ``ann_file`` and ``data_prefix`` entry.
+        non-empty ``ann_file`` and ``data_prefix`` entry, and the folder of
+        a ``split`` that stands for ``data_prefix``.
     """
     paths = []
     for loader in DATALOADERS:
@@ -72,6 +77,10 @@ def dataset_paths(cfg: Config) -> List[Tuple[str, str, str]]:
                 paths.append(
                     (loader, 'ann_file', _join(root, dataset['ann_file'])))
             prefix = dataset.get('data_prefix') or {}
+            if not prefix and dataset.get('split') and str(
+                    dataset.get('type')).split('.')[-1] in SPLIT_FOLDER_TYPES:
+                paths.append((loader, f'split {dataset["split"]!r}',
+                              _join(root, dataset['split'])))
             if isinstance(prefix, str):
                 prefix = dict(data_prefix=prefix)
             for key, value in prefix.items():

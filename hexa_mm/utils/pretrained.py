@@ -20,8 +20,9 @@ from .atomic import atomic_path
 from .errors import ConfigError
 
 __all__ = [
-    'check_pretrained_keys', 'extract_backbone_state_dict',
-    'resolve_pretrained', 'save_state_dict', 'set_pretrained', 'sync_bn_to_bn'
+    'check_init_checkpoints', 'check_pretrained_keys',
+    'extract_backbone_state_dict', 'resolve_pretrained', 'save_state_dict',
+    'set_pretrained'
 ]
 
 BACKBONE_PREFIX = 'backbone.'
@@ -188,31 +189,6 @@ def set_pretrained(cfg: Config, path: str) -> List[str]:
     return names
 
 
-def sync_bn_to_bn(cfg_model) -> int:
-    """Replace every ``norm_cfg`` of type ``SyncBN`` by ``BN``, in place.
-
-    SyncBN needs CUDA; on a CPU run the launcher falls back to plain BN.
-
-    Args:
-        cfg_model (ConfigDict | dict | list): A model config (or part).
-
-    Returns:
-        int: How many norm configs were changed.
-    """
-    changed = 0
-    if isinstance(cfg_model, dict):
-        for key, value in cfg_model.items():
-            if (key == 'norm_cfg' and isinstance(value, dict)
-                    and value.get('type') == 'SyncBN'):
-                value['type'] = 'BN'
-                changed += 1
-            else:
-                changed += sync_bn_to_bn(value)
-    elif isinstance(cfg_model, (list, tuple)):
-        changed += sum(sync_bn_to_bn(item) for item in cfg_model)
-    return changed
-
-
 def check_pretrained_keys(cfg: Config, path: str) -> int:
     """Check that a backbone file has a weight for every backbone key.
 
@@ -264,3 +240,51 @@ def check_pretrained_keys(cfg: Config, path: str) -> int:
                     'network with the same architecture')
             used += len(expected)
     return used
+
+
+def _unset_pretrained(cfg, path: str, init: bool = False) -> List[str]:
+    """The ``init_cfg`` checkpoints left empty under a config.
+
+    Args:
+        cfg (dict | list | Any): A (part of a) model config.
+        path (str): Where ``cfg`` is, e.g. ``'model.backbone'``.
+        init (bool): Whether ``cfg`` is (in) an ``init_cfg``.
+
+    Returns:
+        list[str]: The config paths of empty ``Pretrained`` checkpoints.
+    """
+    unset = []
+    if isinstance(cfg, dict):
+        if init and cfg.get('type') == 'Pretrained' and \
+                not cfg.get('checkpoint'):
+            unset.append(f'{path}.checkpoint')
+        for key, value in cfg.items():
+            unset += _unset_pretrained(value, f'{path}.{key}',
+                                       key == 'init_cfg')
+    elif isinstance(cfg, (list, tuple)):
+        for i, value in enumerate(cfg):
+            unset += _unset_pretrained(value, f'{path}.{i}', init)
+    return unset
+
+
+def check_init_checkpoints(cfg: Config) -> None:
+    """Refuse a model whose ``Pretrained`` ``init_cfg`` names no file.
+
+    The downstream configs carry ``init_cfg=dict(type='Pretrained',
+    checkpoint='')`` for the benchmark launchers to fill; run otherwise,
+    mmengine would stop at ``init_weights`` with a bare
+    ``FileNotFoundError:  can not be found.``
+
+    Args:
+        cfg (Config): A config.
+
+    Raises:
+        ConfigError: Naming the key left empty and how to set it.
+    """
+    unset = _unset_pretrained(cfg.get('model', {}), 'model')
+    if unset:
+        raise ConfigError(
+            f'{unset[0]} is empty: this config loads pre-trained weights '
+            'that the benchmark launchers set: run bash tools/benchmarks/'
+            '{classification,mmdetection,mmsegmentation}/dist_train.sh '
+            f'CONFIG PRETRAIN N, or pass --cfg-options {unset[0]}=FILE')

@@ -282,12 +282,14 @@ def test_tiny_variant_trains_and_evaluates(tiny: Path,
         timeout=600)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-3000:]
-    # the backbone and (C4) res5 head loaded the file, SyncBN became BN
+    # the backbone and (C4) res5 head loaded the file; one process: mmengine
+    # reverted SyncBN to BN
     parts = ', '.join(f'model.{p}' for p in pretrained_parts(TINY[tiny]))
     assert f'{parts} load 318 tensors from {mocov2_r50_backbone_file}' in log
     assert log.count(f'load model from: {mocov2_r50_backbone_file}') == \
         len(pretrained_parts(TINY[tiny]))
-    assert 'SyncBN norm configs use BN instead' in log
+    assert 'SyncBatchNorm (SyncBN) layers in the model will be ' \
+        'automatically reverted' in log
     assert re.search(r'\(train\) (\[1\])?\[4/4\]', log), log[-3000:]
     for metric in metrics:
         found = re.search(rf'\(val\) .*{metric}: ([\d.]+)', log)

@@ -1,7 +1,8 @@
 """Tests of HexaRunner: distributed training on CPU, resume and load_from with
 weights-only loading, refusal of unsafe checkpoints.
 
-Run as a script (``python -m torch.distributed.run ... test_runner.py OUT``),
+Run as a script (``python -m torch.distributed.run ... test_runner.py OUT
+pytorch``, or with Slurm's variables ``python test_runner.py OUT slurm``),
 this file is the worker of :func:`test_distributed_training_on_cpu`.
 """
 import os
@@ -18,25 +19,31 @@ import torch.distributed as torch_dist
 import torch.nn.functional as F
 from mmengine.logging import HistoryBuffer
 from mmengine.model import BaseModel
+from mmengine.optim import AmpOptimWrapper
 from mmengine.runner import Runner
 from torch import nn
 from torch.utils.data import Dataset
 
+from hexa_mm.engine import CPUAmpOptimWrapper
 from hexa_mm.engine.runner import HexaRunner
 from hexa_mm.registry import DATASETS, MODELS, RUNNERS
-from hexa_mm.utils.errors import CheckpointError
+from hexa_mm.utils.errors import CheckpointError, ConfigError
 
 ITERS_PER_EPOCH = 4  # 16 samples, batch 4, one process
 
 
 @MODELS.register_module(force=True)
 class ToyModel(BaseModel):
-    """A linear layer and a batch norm (whose buffers must be resumed)."""
+    """A linear layer and a batch norm (whose buffers must be resumed).
 
-    def __init__(self) -> None:
+    Args:
+        sync_bn (bool): Make the batch norm a ``SyncBatchNorm``.
+    """
+
+    def __init__(self, sync_bn: bool = False) -> None:
         super().__init__()
         self.linear = nn.Linear(4, 2)
-        self.norm = nn.BatchNorm1d(2)
+        self.norm = nn.SyncBatchNorm(2) if sync_bn else nn.BatchNorm1d(2)
 
     def forward(self,
                 inputs: torch.Tensor,
@@ -214,6 +221,38 @@ def test_unsafe_checkpoint_is_refused(tmp_path: Path, resume: bool) -> None:
     assert not marker.exists()
 
 
+def test_amp_without_gpu(tmp_path: Path) -> None:
+    """--amp (AmpOptimWrapper) without a GPU: bfloat16 autocast where the
+    CPU has it natively, else one clear refusal instead of mmengine's
+    assertion."""
+    cfg = toy_cfg(tmp_path / 'amp')
+    cfg['optim_wrapper'] = dict(cfg['optim_wrapper'], type='AmpOptimWrapper',
+                                loss_scale='dynamic')
+    runner = RUNNERS.build(cfg)
+    if torch.cuda.is_available():
+        pytest.skip('with CUDA, --amp is mmengine\'s AmpOptimWrapper')
+    if CPUAmpOptimWrapper.native_bfloat16():
+        runner.train()
+        assert type(runner.optim_wrapper) is CPUAmpOptimWrapper
+        assert not isinstance(runner.optim_wrapper, AmpOptimWrapper)
+    else:
+        with pytest.raises(ConfigError) as info:
+            runner.train()
+        message = str(info.value)
+        assert 'no native bfloat16' in message and '\n' not in message
+        assert 'optim_wrapper.type=CPUAmpOptimWrapper' in message
+
+
+def test_cpu_amp_wrapper_named_in_a_config_trains(tmp_path: Path) -> None:
+    cfg = toy_cfg(tmp_path / 'bf16')
+    cfg['optim_wrapper'] = dict(cfg['optim_wrapper'],
+                                type='CPUAmpOptimWrapper')
+    runner = RUNNERS.build(cfg)
+    runner.train()
+    assert type(runner.optim_wrapper) is CPUAmpOptimWrapper
+    assert (tmp_path / 'bf16' / 'epoch_2.pth').is_file()
+
+
 def _free_port() -> int:
     """A TCP port that was free a moment ago.
 
@@ -225,7 +264,18 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_distributed_training_on_cpu(tmp_path: Path) -> None:
+def _run_workers(launcher: str, out_dir: Path) -> str:
+    """Train the toy config with 2 CPU processes started as ``launcher``
+    starts them.
+
+    Args:
+        launcher (str): ``'pytorch'`` (torchrun) or ``'slurm'`` (two
+            processes with Slurm's variables, as srun sets them).
+        out_dir (Path): The work dir.
+
+    Returns:
+        str: The output of all processes.
+    """
     repo = Path(__file__).resolve().parents[2]
     env = dict(
         os.environ,
@@ -233,19 +283,48 @@ def test_distributed_training_on_cpu(tmp_path: Path) -> None:
         OMP_NUM_THREADS='1',
         PYTHONPATH=os.pathsep.join(
             filter(None, [str(repo), os.environ.get('PYTHONPATH')])))
-    result = subprocess.run([
-        sys.executable, '-m', 'torch.distributed.run', '--nnodes=1',
-        '--nproc_per_node=2', '--master_addr=127.0.0.1',
-        f'--master_port={_free_port()}', __file__,
-        str(tmp_path)
-    ],
-                            env=env,
-                            capture_output=True,
-                            text=True,
-                            timeout=120)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-3000:]
+    if launcher == 'pytorch':
+        commands = [[
+            sys.executable, '-m', 'torch.distributed.run', '--nnodes=1',
+            '--nproc_per_node=2', '--master_addr=127.0.0.1',
+            f'--master_port={_free_port()}', __file__,
+            str(out_dir), launcher
+        ]]
+        envs = [env]
+    else:
+        for name in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'LOCAL_RANK'):
+            env.pop(name, None)
+        commands = [[sys.executable, __file__, str(out_dir), launcher]] * 2
+        envs = [
+            dict(
+                env,
+                SLURM_PROCID=str(rank),
+                SLURM_LOCALID=str(rank),
+                SLURM_NTASKS='2',
+                SLURM_NODELIST='localhost',
+                MASTER_PORT=str(_free_port())) for rank in range(2)
+        ]
+        envs[1]['MASTER_PORT'] = envs[0]['MASTER_PORT']
+    procs = [
+        subprocess.Popen(
+            command,
+            env=proc_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True) for command, proc_env in zip(commands, envs)
+    ]
+    outputs = [proc.communicate(timeout=300)[0] for proc in procs]
+    output = ''.join(outputs)
+    assert all(proc.returncode == 0 for proc in procs), output[-3000:]
+    return output
+
+
+@pytest.mark.parametrize('launcher', ['pytorch', 'slurm'])
+def test_distributed_training_on_cpu(tmp_path: Path, launcher: str) -> None:
+    output = _run_workers(launcher, tmp_path)
     assert output.count('distributed training uses the gloo backend') == 1
+    # the model's SyncBatchNorm (which needs CUDA) became a batch norm
+    assert 'CUDA is not available: 1 SyncBN layers run as BN' in output
 
     ranks = [torch.load(tmp_path / f'rank{rank}.pth') for rank in range(2)]
     for rank, report in enumerate(ranks):
@@ -255,22 +334,36 @@ def test_distributed_training_on_cpu(tmp_path: Path) -> None:
         assert report['wrapper'] == 'MMDistributedDataParallel'
         assert report['device_ids'] is None
         assert report['iter'] == 4  # 2 epochs of 8 samples a rank, batch 4
+        assert report['norm'] != 'SyncBatchNorm'
+        assert 'SyncNormBuffersHook' in report['hooks']
     for name, value in ranks[0]['params'].items():
         assert torch.equal(ranks[1]['params'][name], value), name
+    # each rank saw other samples, yet both end with the same statistics
+    # (averaged over the ranks), which the checkpoint holds
+    saved = torch.load(tmp_path / 'epoch_2.pth', weights_only=True)
+    for name in ('norm.running_mean', 'norm.running_var'):
+        assert torch.allclose(ranks[0]['buffers'][name],
+                              ranks[1]['buffers'][name]), name
+        assert torch.allclose(saved['state_dict'][name],
+                              ranks[0]['buffers'][name]), name
 
 
-def _train_distributed(out_dir: str) -> None:
-    """Train the toy config under torchrun and save what each rank ended with.
+def _train_distributed(out_dir: str, launcher: str) -> None:
+    """Train the toy config (with a SyncBN) as one of 2 processes and save
+    what this rank ended with.
 
     Args:
         out_dir (str): Where to write ``rank{N}.pth``; also the work dir.
+        launcher (str): ``'pytorch'`` or ``'slurm'``.
     """
     runner = RUNNERS.build(
         toy_cfg(
             Path(out_dir),
-            launcher='pytorch',
+            launcher=launcher,
+            model=dict(type='ToyModel', sync_bn=True),
             env_cfg=dict(dist_cfg=dict(backend='nccl'))))
     runner.train()
+    module = runner.model.module
     torch.save(
         dict(
             rank=torch_dist.get_rank(),
@@ -279,12 +372,18 @@ def _train_distributed(out_dir: str) -> None:
             wrapper=type(runner.model).__name__,
             device_ids=runner.model.device_ids,
             iter=runner.iter,
+            norm=type(module.norm).__name__,
+            hooks=[type(hook).__name__ for hook in runner.hooks],
             params={
                 name: param.detach()
-                for name, param in runner.model.module.named_parameters()
+                for name, param in module.named_parameters()
+            },
+            buffers={
+                name: buffer.detach()
+                for name, buffer in module.named_buffers()
             }), osp.join(out_dir, f'rank{runner.rank}.pth'))
     torch_dist.destroy_process_group()
 
 
 if __name__ == '__main__':
-    _train_distributed(sys.argv[1])
+    _train_distributed(sys.argv[1], sys.argv[2])

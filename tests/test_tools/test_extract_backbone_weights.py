@@ -114,3 +114,22 @@ def test_missing_checkpoint(tmp_path, monkeypatch, capsys) -> None:
     assert code == 2
     assert err.startswith('error: ') and 'nope.pth' in err
     assert not out.exists()
+
+
+class Foreign:
+    """A class no allow-list knows."""
+
+
+def test_unsafe_checkpoint_is_one_clean_line(tmp_path, monkeypatch,
+                                             capsys) -> None:
+    evil = tmp_path / 'evil.pth'
+    torch.save({'state_dict': {}, 'x': Foreign()}, evil)
+    out = tmp_path / 'backbone.pth'
+    code, _, err = run_tool(monkeypatch, capsys, evil, out)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('error: ')
+    assert str(evil) in lines[0]
+    assert f'global {__name__}.Foreign' in lines[0]
+    assert '\x1b' not in err  # no terminal escape codes
+    assert not out.exists()

@@ -14,10 +14,10 @@ from hexa_mm.registry import MODELS
 from hexa_mm.utils import ConfigError, register_all_modules
 from hexa_mm.utils.dataset_files import check_dataset_files
 from hexa_mm.utils.errors import CheckpointError
-from hexa_mm.utils.pretrained import (check_pretrained_keys,
+from hexa_mm.utils.pretrained import (check_init_checkpoints,
+                                      check_pretrained_keys,
                                       extract_backbone_state_dict,
-                                      resolve_pretrained, set_pretrained,
-                                      sync_bn_to_bn)
+                                      resolve_pretrained, set_pretrained)
 
 REPO = Path(__file__).resolve().parents[2]
 MOCO_DIGITS = REPO / 'configs/mocov2/mocov2_resnet18_2xb64-coslr-30e_digits.py'
@@ -127,18 +127,6 @@ def test_set_pretrained_backbone_shared_head_and_mmseg_pretrained():
         set_pretrained(Config(dict(model=dict(type='X'))), 'b.pth')
 
 
-def test_sync_bn_to_bn_reaches_every_nested_norm():
-    model = dict(
-        backbone=dict(norm_cfg=dict(type='SyncBN', requires_grad=True)),
-        roi_head=dict(shared_head=dict(norm_cfg=dict(type='SyncBN'))),
-        heads=[dict(norm_cfg=dict(type='SyncBN')),
-               dict(norm_cfg=dict(type='GN', num_groups=2))])
-    assert sync_bn_to_bn(model) == 3
-    assert model['backbone']['norm_cfg'] == dict(type='BN', requires_grad=True)
-    assert model['heads'][1]['norm_cfg']['type'] == 'GN'
-    assert sync_bn_to_bn(model) == 0
-
-
 def test_check_pretrained_keys(moco, tmp_path):
     path = tmp_path / 'r18.pth'
     torch.save(moco.backbone.state_dict(), path)
@@ -177,6 +165,42 @@ def test_check_dataset_files_names_the_missing_file(tmp_path):
         dataset=dict(data_root=str(tmp_path), data_prefix='val'))
     with pytest.raises(ConfigError, match='val_dataloader: data_prefix'):
         check_dataset_files(cfg)
+
+
+def test_check_dataset_files_imagenet_split_folder(tmp_path):
+    """mmpretrain's ImageNet configs give data_root and split only: the
+    images are in data_root/split."""
+    imagenet = dict(type='ImageNet', data_root=str(tmp_path), split='train')
+    cfg = Config(dict(train_dataloader=dict(dataset=imagenet)))
+    with pytest.raises(ConfigError) as err:
+        check_dataset_files(cfg)
+    assert str(err.value).startswith(
+        f"train_dataloader: split 'train' {tmp_path}/train does not exist")
+    (tmp_path / 'train').mkdir()
+    check_dataset_files(cfg)
+    # a data_prefix given replaces the split's folder, as in mmpretrain
+    cfg.train_dataloader.dataset.data_prefix = 'images'
+    with pytest.raises(ConfigError, match=f'{tmp_path}/images does not'):
+        check_dataset_files(cfg)
+
+
+def test_check_init_checkpoints_names_the_empty_key():
+    cfg = Config.fromfile(REPO / 'configs/benchmarks/classification/digits/'
+                          'resnet18_linear-2xb64-steplr-10e_digits.py')
+    with pytest.raises(ConfigError) as err:
+        check_init_checkpoints(cfg)
+    message = str(err.value)
+    assert message.startswith('model.backbone.init_cfg.checkpoint is empty')
+    assert ('--cfg-options model.backbone.init_cfg.checkpoint=FILE'
+            in message)
+    set_pretrained(cfg, 'b.pth')
+    check_init_checkpoints(cfg)
+    cfg.model.neck = dict(init_cfg=[
+        dict(type='Normal', layer='Linear'),
+        dict(type='Pretrained', checkpoint=None)
+    ])
+    with pytest.raises(ConfigError, match='^model.neck.init_cfg.1.checkpoint'):
+        check_init_checkpoints(cfg)
 
 
 def run_launcher(*args: str) -> subprocess.CompletedProcess:

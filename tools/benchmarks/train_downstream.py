@@ -2,9 +2,9 @@
 
 Works for mmpretrain (linear probe, semi-supervised), mmdet and mmseg
 configs alike: ``PRETRAIN`` becomes the ``init_cfg`` of the backbone (and of
-the C4 detectors' res5 shared head), SyncBN becomes BN when CUDA is absent,
-and training runs with hexa_mm's ``HexaRunner`` (gloo and CPU DDP under
-torchrun without CUDA; weights-only checkpoints).
+the C4 detectors' res5 shared head), and training runs with hexa_mm's
+``HexaRunner`` (without CUDA: gloo, CPU DDP and SyncBN run as BN under
+torchrun; weights-only checkpoints).
 
     python tools/benchmarks/train_downstream.py CONFIG PRETRAIN [options]
     bash tools/benchmarks/mmdetection/dist_train.sh CONFIG PRETRAIN N [options]
@@ -13,15 +13,13 @@ import argparse
 import os.path as osp
 import sys
 
-import torch
 from mmengine.config import Config
 
 from hexa_mm.engine import HexaRunner
 from hexa_mm.utils import ConfigError, register_all_modules
 from hexa_mm.utils.dataset_files import check_dataset_files
 from hexa_mm.utils.pretrained import (check_pretrained_keys,
-                                      resolve_pretrained, set_pretrained,
-                                      sync_bn_to_bn)
+                                      resolve_pretrained, set_pretrained)
 from hexa_mm.utils.runner_args import (add_runner_args, apply_runner_args,
                                        parse_runner_args)
 
@@ -67,11 +65,6 @@ def build_config(args: argparse.Namespace) -> tuple:
     names = set_pretrained(cfg, path)
     used = check_pretrained_keys(cfg, path)
     notes = [how, f'{", ".join(names)} load {used} tensors from {path}']
-    if not torch.cuda.is_available():
-        changed = sync_bn_to_bn(cfg.model)
-        if changed:
-            notes.append(f'CUDA is not available: {changed} SyncBN norm '
-                         'configs use BN instead')
     return cfg, notes
 
 

@@ -1,9 +1,9 @@
-"""Average the batch-norm statistics of all ranks before they are used."""
-from typing import Dict
+"""Keep the batch-norm statistics of all ranks equal."""
+from typing import Dict, Optional
 
 import torch
-from mmengine.dist import all_reduce_params
-from mmengine.hooks import SyncBuffersHook
+from mmengine.dist import all_reduce_params, is_distributed
+from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
@@ -32,73 +32,63 @@ def norm_statistics(model: nn.Module) -> Dict[str, torch.Tensor]:
 
 
 @HOOKS.register_module()
-class SyncNormBuffersHook(SyncBuffersHook):
-    """mmengine's :class:`~mmengine.hooks.SyncBuffersHook`, for batch-norm
-    statistics only, and before every checkpoint too.
+class SyncNormBuffersHook(Hook):
+    """Average the batch-norm statistics over the ranks after every training
+    iteration and before every validation.
 
     Under DDP with ``broadcast_buffers=False`` (mmengine's default wrapper)
-    every rank keeps the batch-norm statistics of its own batches. Without
-    this hook the checkpoint holds rank 0's, while every rank scores its share
-    of the validation set with its own: the online kNN monitor and an offline
-    evaluation of the saved weights disagree. This hook averages the running
-    means and variances over the ranks after every training epoch, before
-    every validation that does not follow one, and before every checkpoint
-    (e.g. one saved every N iterations), whose copy of them it updates.
-
-    Only these statistics are averaged: other buffers (a MoCo queue, a
-    DeepCluster memory bank or its assignments) are the algorithm's own
-    business. Every rank must call ``before_save_checkpoint``, as mmengine's
-    runner does. Outside distributed runs the hook does nothing. Training
-    itself does not read these statistics (batch norms in training mode use
-    the batch's), so the losses are unchanged.
+    every rank keeps the batch-norm statistics of its own batches: the
+    checkpoint holds rank 0's, while every rank scores its share of the
+    validation set with its own, so the online kNN monitor and an offline
+    evaluation of the saved weights disagree. mmengine's
+    :class:`~mmengine.hooks.SyncBuffersHook` averages *every* buffer, once an
+    epoch; this hook averages only the running means and variances (a MoCo
+    queue, a DeepCluster memory bank or its assignments are the algorithm's
+    own business), after every iteration, so that they agree whenever
+    anything saves or validates (an iteration-based or time-based checkpoint
+    included, which only rank 0 may write). The running statistics are
+    exponential averages, linear in the batch statistics: averaging after
+    every iteration ends where averaging once at the end would, and training
+    does not read them (batch norms in training mode use the batch's), so
+    the losses are unchanged. The cost is one small all-reduce per
+    iteration. Outside distributed runs the hook does nothing.
     """
 
-    def _sync(self, runner) -> Dict[str, torch.Tensor]:
+    priority = 'NORMAL'
+
+    def _sync(self, runner) -> None:
         """Average the statistics over the ranks, in place.
 
         Args:
             runner (Runner): The runner.
-
-        Returns:
-            dict[str, torch.Tensor]: The averaged buffers, by their
-            ``state_dict`` key.
         """
+        if not is_distributed():
+            return
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
         stats = norm_statistics(model)
-        if self.distributed and stats:
+        if stats:
             all_reduce_params(list(stats.values()), op='mean')
-        return stats
 
-    def before_val_epoch(self, runner) -> None:
-        """Average the statistics unless the last training epoch did.
+    def after_train_iter(self,
+                         runner,
+                         batch_idx: int,
+                         data_batch: Optional[dict] = None,
+                         outputs: Optional[dict] = None) -> None:
+        """Average the statistics.
 
         Args:
             runner (Runner): The runner.
+            batch_idx (int): The index of the batch in the epoch.
+            data_batch (dict, optional): The batch.
+            outputs (dict, optional): The model's outputs.
         """
-        if not self.called_in_train:
-            self._sync(runner)
-        self.called_in_train = False
+        self._sync(runner)
 
-    def after_train_epoch(self, runner) -> None:
-        """Average the statistics.
+    def before_val_epoch(self, runner) -> None:
+        """Average the statistics (e.g. for a validation without training).
 
         Args:
             runner (Runner): The runner.
         """
         self._sync(runner)
-        self.called_in_train = True
-
-    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        """Average the statistics and put them in the checkpoint.
-
-        Args:
-            runner (Runner): The runner.
-            checkpoint (dict): The checkpoint about to be saved.
-        """
-        if not self.distributed:
-            return
-        state_dict = checkpoint.get('state_dict', {})
-        for key, value in self._sync(runner).items():
-            if key in state_dict:
-                state_dict[key] = value.detach().cpu()

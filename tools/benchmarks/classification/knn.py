@@ -1,12 +1,15 @@
 """Weighted kNN top-1 of a checkpoint's backbone features.
 
     python tools/benchmarks/classification/knn.py CONFIG CHECKPOINT \
-        [--k 200] [--temperature 0.07] [--cfg-options ...] [--launcher ...]
+        [--k K] [--temperature T] [--cfg-options ...] [--launcher ...]
 
 The config's ``val_dataloader`` must be a ``KNNDataset`` (labelled bank +
 labelled queries), as in the digits and CIFAR-10 configs. One validation
 pass extracts the features (progress is logged) and ``KNNAccuracy`` scores
-the queries. Runs under torchrun like ``tools/dist_train.sh``.
+the queries, with the ``k`` and ``temperature`` of the config's
+``val_evaluator`` (the online monitor's) unless ``--k`` / ``--temperature``
+say otherwise; 200 and 0.07 if the config has no ``KNNAccuracy``. Runs under
+torchrun like ``tools/dist_train.sh``.
 """
 import argparse
 import os
@@ -30,8 +33,11 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', help='config with a KNNDataset val set')
     parser.add_argument('checkpoint', help='checkpoint to evaluate')
-    parser.add_argument('--k', type=int, default=200)
-    parser.add_argument('--temperature', type=float, default=0.07)
+    parser.add_argument(
+        '--k', type=int, help="neighbours (default: the config's)")
+    parser.add_argument(
+        '--temperature', type=float, help="temperature (default: the "
+        "config's)")
     parser.add_argument('--work-dir', help='where logs go')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction, help='overrides')
@@ -43,6 +49,31 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
+
+
+def knn_evaluator(cfg: Config, args: argparse.Namespace) -> dict:
+    """The evaluator: the config's ``KNNAccuracy``, with the command line's
+    ``k`` and ``temperature`` where given.
+
+    Args:
+        cfg (Config): The config.
+        args (argparse.Namespace): The arguments.
+
+    Returns:
+        dict: A ``KNNAccuracy`` config with ``k`` and ``temperature`` set.
+    """
+    evaluator = cfg.get('val_evaluator') or {}
+    if not isinstance(evaluator, dict) or \
+            evaluator.get('type') != 'KNNAccuracy':
+        evaluator = dict(type='KNNAccuracy')
+    evaluator = dict(evaluator)
+    evaluator.setdefault('k', 200)
+    evaluator.setdefault('temperature', 0.07)
+    if args.k is not None:
+        evaluator['k'] = args.k
+    if args.temperature is not None:
+        evaluator['temperature'] = args.temperature
+    return evaluator
 
 
 def main() -> int:
@@ -63,8 +94,7 @@ def main() -> int:
             raise ConfigError(
                 f'{args.config}: val_dataloader must be a KNNDataset (bank + '
                 'queries); see configs/_base_/datasets/digits_mocov2.py.')
-        cfg.val_evaluator = dict(
-            type='KNNAccuracy', k=args.k, temperature=args.temperature)
+        cfg.val_evaluator = knn_evaluator(cfg, args)
         cfg.val_cfg = cfg.get('val_cfg') or dict()
         cfg.launcher = args.launcher
         cfg.load_from = args.checkpoint
@@ -82,7 +112,8 @@ def main() -> int:
     # without it, and after a failure it could wait on the others
     if torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
-    print(f'kNN (k={args.k}, T={args.temperature}) top-1: '
+    print(f'kNN (k={cfg.val_evaluator.k}, '
+          f'T={cfg.val_evaluator.temperature}) top-1: '
           f'{metrics["knn/top1"]:.2f}')
     return 0
 

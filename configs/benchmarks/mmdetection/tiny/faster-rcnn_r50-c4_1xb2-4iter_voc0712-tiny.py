@@ -1,6 +1,6 @@
 # The VOC07+12 benchmark at toy scale, to run here on the data written by
 # tools/dataset_converters/make_tiny_downstream_data.py data/tiny_downstream
-# Same model (SyncBN: the launcher turns it into BN on a CPU), dataset class
+# Same model (SyncBN: runs as BN on a CPU), dataset class
 # (VOCDataset, VOC07+12 trainval -> VOC07 test) and VOCMetric; images about
 # 6 times smaller, fewer proposals and RoIs, 4 iterations of 2 images, then
 # VOC07 test.

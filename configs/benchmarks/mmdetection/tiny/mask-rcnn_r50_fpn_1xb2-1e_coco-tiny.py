@@ -1,6 +1,6 @@
 # The COCO R50-FPN benchmark at toy scale, to run here on the data written by
 # tools/dataset_converters/make_tiny_downstream_data.py data/tiny_downstream
-# Same model (SyncBN: the launcher turns it into BN on a CPU), dataset class
+# Same model (SyncBN: runs as BN on a CPU), dataset class
 # (CocoDataset, train2017 -> val2017) and CocoMetric (bbox, segm); images
 # about 6 times smaller, fewer proposals and RoIs, 1 epoch of 8 images (4
 # iterations of 2), then val2017.

@@ -1,6 +1,6 @@
 # The Cityscapes benchmark at toy scale, to run here on the data written by
 # tools/dataset_converters/make_tiny_downstream_data.py data/tiny_downstream
-# Same model (SyncBN: the launcher turns it into BN on a CPU), dataset class
+# Same model (SyncBN: runs as BN on a CPU), dataset class
 # (CityscapesDataset, gtFine labelTrainIds) and IoUMetric with sliding-window
 # inference; crops and scales 12-16 times smaller, 4 iterations of 2 images,
 # then mIoU on the val split.

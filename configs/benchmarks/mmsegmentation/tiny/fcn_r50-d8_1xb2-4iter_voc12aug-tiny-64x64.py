@@ -1,6 +1,6 @@
 # The VOC12aug benchmark at toy scale, to run here on the data written by
 # tools/dataset_converters/make_tiny_downstream_data.py data/tiny_downstream
-# Same model (SyncBN: the launcher turns it into BN on a CPU), dataset classes
+# Same model (SyncBN: runs as BN on a CPU), dataset classes
 # (PascalVOCDataset, VOC12 train + aug ConcatDataset) and IoUMetric; crops and
 # scales 8 times smaller, 4 iterations of 2 images, then mIoU on VOC12 val.
 _base_ = '../voc12aug/fcn_r50-d8_4xb4-20k_voc12aug-512x512.py'
