@@ -1,6 +1,10 @@
 """Fixtures shared by the test suite."""
+import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
-from typing import Dict
+from typing import Dict, List
 
 import pytest
 import torch
@@ -14,7 +18,6 @@ from hexa_mm.utils import register_all_modules
 from hexa_mm.utils.pretrained import extract_backbone_state_dict
 
 
-
 def pytest_configure(config: pytest.Config) -> None:
     """Register the markers of the suite's tiers."""
     config.addinivalue_line(
@@ -22,8 +25,89 @@ def pytest_configure(config: pytest.Config) -> None:
         '(deselect with -m "not integration")')
 
 
-MOCO_R50 = (Path(__file__).resolve().parents[1] /
-            'configs/mocov2/mocov2_resnet50_8xb32-coslr-200e_in1k.py')
+ROOT = Path(__file__).resolve().parents[1]
+MOCO_R50 = ROOT / 'configs/mocov2/mocov2_resnet50_8xb32-coslr-200e_in1k.py'
+MOCO_DIGITS = ROOT / 'configs/mocov2/mocov2_resnet18_2xb64-coslr-30e_digits.py'
+# A few iterations of the digits configs: 32 train images, batch 8 per
+# process, a 60-image kNN check, a queue of 64.
+TINY = ('train_dataloader.batch_size=8', 'train_dataloader.dataset.indices=32',
+        'val_dataloader.dataset.bank.indices=40',
+        'val_dataloader.dataset.query.indices=20', 'model.queue_len=64',
+        'default_hooks.logger.interval=1',
+        'default_hooks.checkpoint.interval=1')
+
+
+def free_port() -> int:
+    """A TCP port that was free a moment ago.
+
+    Returns:
+        int: The port.
+    """
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope='session')
+def tiny_options() -> List[str]:
+    """``--cfg-options`` that make a digits config train in seconds.
+
+    Returns:
+        list[str]: ``key=value`` strings (batch, data, queue, logging).
+    """
+    return list(TINY)
+
+
+@pytest.fixture
+def tool_env() -> Dict[str, str]:
+    """The environment the tools run in: this Python (also as ``python``
+    and ``PYTHON``), this checkout, one thread a process, no GPU, a free
+    ``PORT``.
+
+    Returns:
+        dict[str, str]: The environment.
+    """
+    return dict(
+        os.environ,
+        PATH=os.pathsep.join([str(Path(sys.executable).parent),
+                              os.environ.get('PATH', '')]),
+        PYTHON=sys.executable,
+        PYTHONPATH=str(ROOT),
+        OMP_NUM_THREADS='1',
+        CUDA_VISIBLE_DEVICES='',
+        PORT=str(free_port()))
+
+
+@pytest.fixture(scope='session')
+def digits_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The work dir of a 1-epoch MoCo-v2 digits run of 2 CPU processes
+    through ``tools/dist_train.sh`` (:data:`TINY`), with its output in
+    ``output.log``.
+
+    Returns:
+        Path: The work dir; it holds ``epoch_1.pth``.
+    """
+    work = tmp_path_factory.mktemp('digits_run')
+    env = dict(
+        os.environ,
+        PYTHON=sys.executable,
+        OMP_NUM_THREADS='1',
+        CUDA_VISIBLE_DEVICES='',
+        PORT=str(free_port()))
+    proc = subprocess.run([
+        'bash',
+        str(ROOT / 'tools/dist_train.sh'),
+        str(MOCO_DIGITS), '2', '--work-dir',
+        str(work), '--cfg-options', *TINY, 'train_cfg.max_epochs=1'
+    ],
+                          cwd=ROOT,
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=600)
+    (work / 'output.log').write_text(proc.stdout + proc.stderr)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    return work
 
 
 @pytest.fixture(scope='session')
