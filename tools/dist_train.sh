@@ -5,7 +5,7 @@
 # node without PORT, a free port is chosen when 29500 is busy.
 # Without CUDA the processes use gloo (HexaRunner says so once in the log).
 # TRAIN_SCRIPT picks another entry point with train.py's interface
-# (tools/benchmarks/*/dist_train.sh use it for tools/benchmarks/train_downstream.py).
+# (tools/benchmarks/*/dist_train.sh: tools/benchmarks/train_downstream.py).
 # A bad input ends with one line "error: ..." and exit status 2, whatever N;
 # killing this script (or its process group) ends every worker.
 # See hexa_mm/utils/launch.py.

@@ -3,9 +3,10 @@
 OpenMMLab datasets open their annotation files deep inside the runner, and a
 missing one surfaces as a bare ``FileNotFoundError`` (or, for folder-scanning
 datasets, as an empty data set). This finds every dataset config of the
-train / val / test dataloaders (through ``ConcatDataset``'s ``datasets`` and
-the wrappers' ``dataset``) and checks its ``ann_file`` and ``data_prefix``
-the way mmengine's ``BaseDataset`` joins them with ``data_root``; for
+train / val / test dataloaders (through ``ConcatDataset``'s ``datasets``,
+``KNNDataset``'s ``bank`` and ``query`` and the wrappers' ``dataset``) and
+checks its ``ann_file`` and ``data_prefix`` the way mmengine's
+``BaseDataset`` joins them with ``data_root``; for
 mmpretrain's ``ImageNet``, whose configs give ``data_root`` and ``split``
 only, the folder ``data_root/split`` that the dataset scans.
 """
@@ -35,6 +36,9 @@ def _datasets(cfg: dict) -> Iterator[dict]:
     if 'datasets' in cfg:
         for child in cfg['datasets']:
             yield from _datasets(child)
+    elif isinstance(cfg.get('bank'), dict):  # hexa_mm's KNNDataset
+        yield from _datasets(cfg['bank'])
+        yield from _datasets(cfg['query'])
     elif isinstance(cfg.get('dataset'), dict):
         yield from _datasets(cfg['dataset'])
     else:

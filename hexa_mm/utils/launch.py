@@ -1,7 +1,7 @@
 """The launchers behind ``tools/dist_train.sh`` and ``tools/slurm_train.sh``.
 
-    python -m hexa_mm.utils.launch torchrun CONFIG NUM_PROCESSES [options]
-    python -m hexa_mm.utils.launch slurm PARTITION JOB CONFIG WORK_DIR [options]
+    python -m hexa_mm.utils.launch torchrun CONFIG NUM_PROCESSES [opts]
+    python -m hexa_mm.utils.launch slurm PARTITION JOB CONFIG WORK_DIR [opts]
 
 Both check their own arguments and environment first (process counts, node
 rank, port, the config file) and start nothing on a bad one. Then they run
@@ -38,8 +38,8 @@ __all__ = [
     'torchrun_command'
 ]
 
-TOOLS = osp.join(osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))), 'tools')
+TOOLS = osp.join(
+    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'tools')
 DEFAULT_PORT = 29500
 ERROR_PREFIX = b'error: '
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
@@ -218,10 +218,10 @@ def slurm_command(argv: Sequence[str], env: Dict[str, str]) -> List[str]:
             'srun not found: tools/slurm_train.sh runs on a Slurm cluster; '
             'on one machine use bash tools/dist_train.sh CONFIG N')
     return [
-        'srun', '-p', partition, f'--job-name={job}',
-        f'--gres=gpu:{per_node}', f'--ntasks={tasks}',
-        f'--ntasks-per-node={per_node}', f'--cpus-per-task={cpus}',
-        '--kill-on-bad-exit=1', *shlex.split(env.get('SRUN_ARGS', '')),
+        'srun', '-p', partition, f'--job-name={job}', f'--gres=gpu:{per_node}',
+        f'--ntasks={tasks}', f'--ntasks-per-node={per_node}',
+        f'--cpus-per-task={cpus}', '--kill-on-bad-exit=1',
+        *shlex.split(env.get('SRUN_ARGS', '')),
         env.get('PYTHON') or 'python', '-u',
         osp.join(TOOLS, 'train.py'), config, f'--work-dir={work_dir}',
         '--launcher=slurm', *argv[4:]
@@ -233,7 +233,8 @@ def _start_dying_with_parent() -> None:
     die_with_parent(os.getppid())
 
 
-def run_workers(command: Sequence[str], env: Dict[str, str],
+def run_workers(command: Sequence[str],
+                env: Dict[str, str],
                 err: Optional[IO[bytes]] = None) -> int:
     """Run the workers; report a worker's ``error:`` line once.
 

@@ -31,7 +31,8 @@ def test_only_bfloat16_and_a_cuda_checkpoint_resumes() -> None:
             dtype='float16',
             optimizer=torch.optim.SGD(model.parameters(), lr=0.1))
     wrapper = CPUAmpOptimWrapper(
-        dtype='bfloat16', loss_scale='dynamic',
+        dtype='bfloat16',
+        loss_scale='dynamic',
         optimizer=torch.optim.SGD(model.parameters(), lr=0.5))
     state = wrapper.state_dict()
     state['loss_scaler'] = dict(scale=65536.0)  # what AmpOptimWrapper saves

@@ -36,8 +36,7 @@ def _worker(rank: int, port: int, out: str) -> None:
         out (str): Where to save ``rank{N}.pth``.
     """
     torch_dist.init_process_group(
-        'gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
-        world_size=2)
+        'gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank, world_size=2)
     model = Model(rank)
     hook = SyncNormBuffersHook()
     runner = SimpleNamespace(model=model)
@@ -47,8 +46,9 @@ def _worker(rank: int, port: int, out: str) -> None:
     with torch.no_grad():
         model.norm.running_mean.add_(rank * 4.)
     hook.before_val_epoch(runner)
-    torch.save(dict(after_iter=after_iter, before_val=model.state_dict()),
-               os.path.join(out, f'rank{rank}.pth'))
+    torch.save(
+        dict(after_iter=after_iter, before_val=model.state_dict()),
+        os.path.join(out, f'rank{rank}.pth'))
     torch_dist.destroy_process_group()
 
 

@@ -51,11 +51,16 @@ sys.exit(status)
 '''
 
 
-def run(cmd: List[str], env: Dict[str, str],
+def run(cmd: List[str],
+        env: Dict[str, str],
         timeout: int = 600) -> subprocess.CompletedProcess:
     """Run a command from the repository root."""
     return subprocess.run(
-        cmd, cwd=ROOT, env=env, capture_output=True, text=True,
+        cmd,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=timeout)
 
 
@@ -147,26 +152,25 @@ def _wait(condition, seconds: float) -> bool:
 @pytest.mark.integration
 @pytest.mark.skipif(not sys.platform.startswith('linux'), reason='/proc')
 @pytest.mark.parametrize('sig', ['SIGTERM', 'SIGINT', 'SIGKILL'])
-def test_killing_the_launcher_group_ends_every_worker(
-        sig: str, tmp_path: Path, tool_env: dict,
-        tiny_options: List[str]) -> None:
+def test_killing_the_launcher_group_ends_every_worker(sig: str, tmp_path: Path,
+                                                      tool_env: dict,
+                                                      tiny_options: List[str]
+                                                      ) -> None:
     work = tmp_path / 'work'
-    launcher = subprocess.Popen(
-        [
-            'bash', DIST_TRAIN,
-            str(DIGITS), '2', '--work-dir',
-            str(work), '--cfg-options', *tiny_options,
-            'train_cfg.max_epochs=1000'
-        ],
-        cwd=ROOT,
-        env=tool_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True)
+    launcher = subprocess.Popen([
+        'bash', DIST_TRAIN,
+        str(DIGITS), '2', '--work-dir',
+        str(work), '--cfg-options', *tiny_options, 'train_cfg.max_epochs=1000'
+    ],
+                                cwd=ROOT,
+                                env=tool_env,
+                                stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL,
+                                start_new_session=True)
     workers = lambda: [  # noqa: E731
         pid for pid, cmdline in _processes_mentioning(str(work)).items()
-        if '-m hexa_mm.utils.worker' in cmdline
-        and 'torch.distributed.run' not in cmdline
+        if '-m hexa_mm.utils.worker' in cmdline and 'torch.distributed.run'
+        not in cmdline
     ]
     training = lambda: any(  # noqa: E731
         'Epoch(train)' in log.read_text() for log in work.glob('*/*.log'))
@@ -200,8 +204,10 @@ def fake_srun(tmp_path: Path, tool_env: dict) -> Dict[str, str]:
 
 
 @pytest.mark.integration
-def test_slurm_train_runs_gloo_from_slurms_variables(
-        tmp_path: Path, fake_srun: dict, tiny_options: List[str]) -> None:
+def test_slurm_train_runs_gloo_from_slurms_variables(tmp_path: Path,
+                                                     fake_srun: dict,
+                                                     tiny_options: List[str]
+                                                     ) -> None:
     proc = run([
         'bash', SLURM_TRAIN, 'partition', 'job',
         str(DIGITS),
@@ -218,8 +224,8 @@ def test_slurm_train_runs_gloo_from_slurms_variables(
 
 
 @pytest.mark.integration
-def test_slurm_train_worker_error_is_one_line(
-        tmp_path: Path, fake_srun: dict, tiny_options: List[str]) -> None:
+def test_slurm_train_worker_error_is_one_line(tmp_path: Path, fake_srun: dict,
+                                              tiny_options: List[str]) -> None:
     proc = run([
         'bash', SLURM_TRAIN, 'partition', 'job',
         str(DIGITS),

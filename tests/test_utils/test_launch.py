@@ -27,14 +27,17 @@ def busy_port() -> Iterator[int]:
 
 def option(command: list, name: str) -> str:
     """The value of a ``--name=value`` option of a command."""
-    return next(arg.split('=', 1)[1] for arg in command
-                if arg.startswith(f'--{name}='))
+    return next(
+        arg.split('=', 1)[1] for arg in command
+        if arg.startswith(f'--{name}='))
 
 
 @pytest.mark.parametrize('count', ['two', '0', '-1', '1.5', ''])
 def test_process_count_must_be_a_positive_integer(count: str) -> None:
-    with pytest.raises(ConfigError, match='NUM_PROCESSES must be an integer '
-                       rf'of at least 1, got {count!r}'):
+    with pytest.raises(
+            ConfigError,
+            match='NUM_PROCESSES must be an integer '
+            rf'of at least 1, got {count!r}'):
         torchrun_command([CONFIG, count], {})
 
 
@@ -58,10 +61,13 @@ def test_bad_variables(env: dict, message: str) -> None:
 
 
 def test_command_runs_the_workers_through_the_worker_module() -> None:
-    command = torchrun_command(
-        [CONFIG, '3', '--work-dir', 'w'],
-        dict(PORT='29999', NNODES='2', NODE_RANK='1', MASTER_ADDR='10.0.0.1',
-             PYTHON='py'))
+    command = torchrun_command([CONFIG, '3', '--work-dir', 'w'],
+                               dict(
+                                   PORT='29999',
+                                   NNODES='2',
+                                   NODE_RANK='1',
+                                   MASTER_ADDR='10.0.0.1',
+                                   PYTHON='py'))
     assert command[:3] == ['py', '-m', 'torch.distributed.run']
     assert option(command, 'nproc_per_node') == '3'
     assert option(command, 'nnodes') == '2'
@@ -70,15 +76,15 @@ def test_command_runs_the_workers_through_the_worker_module() -> None:
     assert option(command, 'master_port') == '29999'
     module = command.index('-m', 3)
     assert command[module + 1:module + 3] == [
-        'hexa_mm.utils.worker', str(REPO / 'tools' / 'train.py')
+        'hexa_mm.utils.worker',
+        str(REPO / 'tools' / 'train.py')
     ]
-    assert command[module + 3:] == [
-        CONFIG, '--launcher', 'pytorch', '--work-dir', 'w'
-    ]
+    assert command[module +
+                   3:] == [CONFIG, '--launcher', 'pytorch', '--work-dir', 'w']
 
 
-def test_busy_port_given_is_an_error_that_suggests_another(
-        busy_port: int) -> None:
+def test_busy_port_given_is_an_error_that_suggests_another(busy_port: int
+                                                           ) -> None:
     assert not check_port(busy_port)
     with pytest.raises(ConfigError) as info:
         torchrun_command([CONFIG, '2'], dict(PORT=str(busy_port)))
@@ -108,15 +114,20 @@ def test_slurm_checks(tmp_path: Path) -> None:
     srun = tmp_path / 'srun'
     srun.write_text('#!/bin/sh\n')
     srun.chmod(0o755)
-    with pytest.raises(ConfigError, match="GPUS must be an integer of at "
-                       "least 1, got 'two'"):
+    with pytest.raises(
+            ConfigError,
+            match="GPUS must be an integer of at "
+            "least 1, got 'two'"):
         slurm_command(args, dict(PATH=str(tmp_path), GPUS='two'))
     with pytest.raises(ConfigError, match='usage: bash tools/slurm_train.sh'):
         slurm_command(args[:3], dict(PATH=str(tmp_path)))
     command = slurm_command(
         args + ['--amp'],
-        dict(PATH=str(tmp_path), GPUS='4', GPUS_PER_NODE='2',
-             SRUN_ARGS='--exclusive --time=1:00'))
+        dict(
+            PATH=str(tmp_path),
+            GPUS='4',
+            GPUS_PER_NODE='2',
+            SRUN_ARGS='--exclusive --time=1:00'))
     assert command[:3] == ['srun', '-p', 'partition']
     assert '--ntasks=4' in command and '--ntasks-per-node=2' in command
     assert command.index('--time=1:00') < command.index('-u')

@@ -67,13 +67,12 @@ def main() -> None:
                 with_avg_pool=True)))
     bf16 = copy.deepcopy(fp32)
     runs = {
-        'float32': (fp32,
-                    OptimWrapper(
-                        torch.optim.SGD(fp32.parameters(), lr=0.03))),
-        'bfloat16': (bf16,
-                     CPUAmpOptimWrapper(
-                         optimizer=torch.optim.SGD(
-                             bf16.parameters(), lr=0.03))),
+        'float32':
+        (fp32, OptimWrapper(torch.optim.SGD(fp32.parameters(), lr=0.03))),
+        'bfloat16':
+        (bf16,
+         CPUAmpOptimWrapper(
+             optimizer=torch.optim.SGD(bf16.parameters(), lr=0.03))),
     }
     views = [
         torch.randn(args.batch, 3, args.size, args.size) for _ in range(2)
