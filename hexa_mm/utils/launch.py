@@ -222,7 +222,7 @@ def slurm_command(argv: Sequence[str], env: Dict[str, str]) -> List[str]:
         f'--ntasks={tasks}', f'--ntasks-per-node={per_node}',
         f'--cpus-per-task={cpus}', '--kill-on-bad-exit=1',
         *shlex.split(env.get('SRUN_ARGS', '')),
-        env.get('PYTHON') or 'python', '-u',
+        env.get('PYTHON') or 'python', '-u', '-m', 'hexa_mm.utils.worker',
         osp.join(TOOLS, 'train.py'), config, f'--work-dir={work_dir}',
         '--launcher=slurm', *argv[4:]
     ]

@@ -6,11 +6,12 @@ torchrun starts every worker in a session of its own: a signal to the
 launcher's process group, or ``kill -9`` of torchrun, does not reach the
 workers, which would go on training with nobody to collect them.
 ``tools/dist_train.sh`` therefore has torchrun run each worker through this
-module, which asks Linux to send the worker ``SIGTERM`` when its parent dies
-(``prctl(PR_SET_PDEATHSIG)``), then runs ``SCRIPT`` as ``python SCRIPT``
-would, except that standard error is line-buffered (torchrun starts workers
-with ``python -u``): a line such as ``error: ...`` reaches the shared stream
-in one write, not interleaved with the same line from another worker.
+module (and ``tools/slurm_train.sh`` each task), which asks Linux to send the
+worker ``SIGTERM`` when its parent dies (``prctl(PR_SET_PDEATHSIG)``), then
+runs ``SCRIPT`` as ``python SCRIPT`` would, except that standard error is
+line-buffered (workers run with ``python -u``): a line such as ``error: ...``
+reaches the shared stream in one write, not interleaved with the same line
+from another worker.
 """
 import ctypes
 import os

@@ -130,9 +130,11 @@ def test_slurm_checks(tmp_path: Path) -> None:
             SRUN_ARGS='--exclusive --time=1:00'))
     assert command[:3] == ['srun', '-p', 'partition']
     assert '--ntasks=4' in command and '--ntasks-per-node=2' in command
-    assert command.index('--time=1:00') < command.index('-u')
-    assert command[-4:] == [
-        CONFIG, '--work-dir=work', '--launcher=slurm', '--amp'
+    worker = command.index('hexa_mm.utils.worker')
+    assert command.index('--time=1:00') < worker
+    assert command[worker + 1:] == [
+        str(REPO / 'tools' / 'train.py'), CONFIG, '--work-dir=work',
+        '--launcher=slurm', '--amp'
     ]
 
 
