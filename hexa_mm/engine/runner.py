@@ -260,7 +260,7 @@ class HexaRunner(Runner):
             for module in model.modules())
         if count:
             self.logger.info(f'CUDA is not available: {count} SyncBN layers '
-                             'run as BN (statistics of each process).')
+                             'run as BN (each process normalises with its own batch).')
         return revert_sync_batchnorm(model)
 
     def register_hooks(
