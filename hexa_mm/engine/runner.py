@@ -259,8 +259,9 @@ class HexaRunner(Runner):
             type(module).__name__ == 'SyncBatchNorm'
             for module in model.modules())
         if count:
-            self.logger.info(f'CUDA is not available: {count} SyncBN layers '
-                             'run as BN (each process normalises with its own batch).')
+            self.logger.info(
+                f'CUDA is not available: {count} SyncBN layers run as BN '
+                '(each process normalises with its own batch).')
         return revert_sync_batchnorm(model)
 
     def register_hooks(
