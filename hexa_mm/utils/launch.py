@@ -296,6 +296,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         if argv[:1] == ['torchrun']:
             command = torchrun_command(argv[1:], env)
+            if int(argv[2]) > 1:
+                # what torchrun and mmengine set, without their warnings
+                env.setdefault('OMP_NUM_THREADS', '1')
+                env.setdefault('MKL_NUM_THREADS', '1')
         elif argv[:1] == ['slurm']:
             command = slurm_command(argv[1:], env)
             if 'PORT' in env:
