@@ -9,4 +9,4 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 export PYTHONPATH="$HERE/..${PYTHONPATH:+:$PYTHONPATH}"
-exec "${PYTHON:-python}" -m hexa_mm.utils.launch slurm "$@"
+exec "${PYTHON:-python}" -P "$HERE/../hexa_mm/utils/launch.py" slurm "$@"

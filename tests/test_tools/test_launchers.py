@@ -169,7 +169,7 @@ def test_killing_the_launcher_group_ends_every_worker(sig: str, tmp_path: Path,
                                 start_new_session=True)
     workers = lambda: [  # noqa: E731
         pid for pid, cmdline in _processes_mentioning(str(work)).items()
-        if '-m hexa_mm.utils.worker' in cmdline and 'torch.distributed.run'
+        if 'launch.py worker' in cmdline and 'torch.distributed.run'
         not in cmdline
     ]
     training = lambda: any(  # noqa: E731

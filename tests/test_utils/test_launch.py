@@ -2,18 +2,20 @@
 how a worker's ``error:`` line is reported."""
 import io
 import socket
+import subprocess
 import sys
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-from hexa_mm.utils import ConfigError
-from hexa_mm.utils.launch import (check_port, run_workers, slurm_command,
-                                  torchrun_command)
+from hexa_mm.utils.launch import (LaunchError, check_port, run_workers,
+                                  slurm_command, torchrun_command)
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = str(REPO / 'configs/mocov2/mocov2_resnet18_2xb64-coslr-30e_digits.py')
+LAUNCH = str(REPO / 'hexa_mm/utils/launch.py')
+TRAIN = str(REPO / 'tools/train.py')
 
 
 @pytest.fixture
@@ -35,16 +37,16 @@ def option(command: list, name: str) -> str:
 @pytest.mark.parametrize('count', ['two', '0', '-1', '1.5', ''])
 def test_process_count_must_be_a_positive_integer(count: str) -> None:
     with pytest.raises(
-            ConfigError,
+            LaunchError,
             match='NUM_PROCESSES must be an integer '
             rf'of at least 1, got {count!r}'):
         torchrun_command([CONFIG, count], {})
 
 
 def test_missing_config_and_arguments() -> None:
-    with pytest.raises(ConfigError, match='config nope.py does not exist'):
+    with pytest.raises(LaunchError, match='config nope.py does not exist'):
         torchrun_command(['nope.py', '2'], {})
-    with pytest.raises(ConfigError, match='usage: bash tools/dist_train.sh'):
+    with pytest.raises(LaunchError, match='usage: bash tools/dist_train.sh'):
         torchrun_command([CONFIG], {})
 
 
@@ -56,11 +58,11 @@ def test_missing_config_and_arguments() -> None:
     (dict(PORT='70000'), 'PORT must be at most 65535'),
 ])
 def test_bad_variables(env: dict, message: str) -> None:
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(LaunchError, match=message):
         torchrun_command([CONFIG, '2'], env)
 
 
-def test_command_runs_the_workers_through_the_worker_module() -> None:
+def test_command_runs_the_workers_through_worker_mode() -> None:
     command = torchrun_command([CONFIG, '3', '--work-dir', 'w'],
                                dict(
                                    PORT='29999',
@@ -74,19 +76,18 @@ def test_command_runs_the_workers_through_the_worker_module() -> None:
     assert option(command, 'node_rank') == '1'
     assert option(command, 'master_addr') == '10.0.0.1'
     assert option(command, 'master_port') == '29999'
-    module = command.index('-m', 3)
-    assert command[module + 1:module + 3] == [
-        'hexa_mm.utils.worker',
-        str(REPO / 'tools' / 'train.py')
+    # each worker: launch.py's worker mode, which runs the tool
+    workers = command.index('--no-python') + 1
+    assert command[workers:] == [
+        'py', '-u', '-P', LAUNCH, 'worker', TRAIN, CONFIG, '--launcher',
+        'pytorch', '--work-dir', 'w'
     ]
-    assert command[module +
-                   3:] == [CONFIG, '--launcher', 'pytorch', '--work-dir', 'w']
 
 
 def test_busy_port_given_is_an_error_that_suggests_another(busy_port: int
                                                            ) -> None:
     assert not check_port(busy_port)
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(LaunchError) as info:
         torchrun_command([CONFIG, '2'], dict(PORT=str(busy_port)))
     message = str(info.value)
     assert f'port {busy_port} is in use' in message
@@ -100,7 +101,7 @@ def test_busy_default_port_is_replaced_on_one_node(busy_port: int,
     port = int(option(torchrun_command([CONFIG, '2'], {}), 'master_port'))
     assert port != busy_port and check_port(port)
     # several nodes must agree on the port: no silent replacement
-    with pytest.raises(ConfigError, match=f'port {busy_port} is in use'):
+    with pytest.raises(LaunchError, match=f'port {busy_port} is in use'):
         torchrun_command([CONFIG, '2'], dict(NNODES='2'))
     # only node 0 listens
     command = torchrun_command([CONFIG, '2'], dict(NNODES='2', NODE_RANK='1'))
@@ -109,17 +110,17 @@ def test_busy_default_port_is_replaced_on_one_node(busy_port: int,
 
 def test_slurm_checks(tmp_path: Path) -> None:
     args = ['partition', 'job', CONFIG, 'work']
-    with pytest.raises(ConfigError, match='srun not found'):
+    with pytest.raises(LaunchError, match='srun not found'):
         slurm_command(args, dict(PATH=str(tmp_path)))
     srun = tmp_path / 'srun'
     srun.write_text('#!/bin/sh\n')
     srun.chmod(0o755)
     with pytest.raises(
-            ConfigError,
+            LaunchError,
             match="GPUS must be an integer of at "
             "least 1, got 'two'"):
         slurm_command(args, dict(PATH=str(tmp_path), GPUS='two'))
-    with pytest.raises(ConfigError, match='usage: bash tools/slurm_train.sh'):
+    with pytest.raises(LaunchError, match='usage: bash tools/slurm_train.sh'):
         slurm_command(args[:3], dict(PATH=str(tmp_path)))
     command = slurm_command(
         args + ['--amp'],
@@ -130,11 +131,10 @@ def test_slurm_checks(tmp_path: Path) -> None:
             SRUN_ARGS='--exclusive --time=1:00'))
     assert command[:3] == ['srun', '-p', 'partition']
     assert '--ntasks=4' in command and '--ntasks-per-node=2' in command
-    worker = command.index('hexa_mm.utils.worker')
-    assert command.index('--time=1:00') < worker
-    assert command[worker + 1:] == [
-        str(REPO / 'tools' / 'train.py'), CONFIG, '--work-dir=work',
-        '--launcher=slurm', '--amp'
+    workers = command.index('--time=1:00') + 1
+    assert command[workers:] == [
+        'python', '-u', '-P', LAUNCH, 'worker', TRAIN, CONFIG,
+        '--work-dir=work', '--launcher=slurm', '--amp'
     ]
 
 
@@ -174,6 +174,26 @@ def test_success_keeps_every_line() -> None:
     script = "import sys; sys.stderr.write('error: x\\nafter\\n')"
     assert run_workers(workers(script), {}, err) == 0
     assert err.getvalue().decode() == 'error: x\nafter\n'
+
+
+WORKER_SCRIPT = r'''
+import os, sys
+print(__name__, sys.argv[1:], sys.path[0] == os.path.dirname(__file__),
+      sys.stderr.line_buffering, flush=True)
+sys.exit(int(sys.argv[1]))
+'''
+
+
+def test_worker_mode_runs_the_script_as_python_would(tmp_path: Path) -> None:
+    script = tmp_path / 'tool.py'
+    script.write_text(WORKER_SCRIPT)
+    proc = subprocess.run(
+        [sys.executable, '-u', '-P', LAUNCH, 'worker', str(script), '3', 'x'],
+        capture_output=True, text=True, timeout=60)
+    # the script's exit status, its arguments, its folder first on the path,
+    # and whole lines on standard error although Python runs with -u
+    assert proc.returncode == 3
+    assert proc.stdout == "__main__ ['3', 'x'] True True\n"
 
 
 def test_killed_by_a_signal_is_128_plus_the_signal() -> None:
