@@ -57,10 +57,13 @@ class Context(NamedTuple):
     tiny: List[str]
     run_dir: Path
 
-    def tool(self, *args: str, env: Dict[str, str] = None) -> Outcome:
-        """Run a command in the scratch folder."""
+    def tool(self,
+             *args: str,
+             env: Dict[str, str] = None,
+             cwd: Path = None) -> Outcome:
+        """Run a command in the scratch folder (or ``cwd``)."""
         proc = subprocess.run([str(arg) for arg in args],
-                              cwd=self.cwd,
+                              cwd=cwd or self.cwd,
                               env=dict(self.env, **(env or {})),
                               capture_output=True,
                               text=True,
@@ -291,6 +294,38 @@ def _nothing_saved(ctx: Context, out: Outcome) -> None:
     assert not list((ctx.cwd / 'bad').glob('*.pth'))
 
 
+def _kmeans_benchmark(ctx: Context) -> Outcome:
+    """At a small size: the README's default is minutes of CPU."""
+    return ctx.python('tools/analysis/benchmark_kmeans.py', '--num-samples',
+                      '2000', '--clusters', '50', '--sets', '1', '--iters',
+                      '2', '--repeats', '1')
+
+
+def _mocov2_step_benchmark(ctx: Context) -> Outcome:
+    return ctx.python('tools/analysis/benchmark_mocov2_step.py', '--batch',
+                      '4', '--size', '32', '--queue', '64', '--repeats', '1',
+                      '--warmup', '0')
+
+
+def _hexa_step_benchmark(ctx: Context) -> Outcome:
+    """From the repository root: its default config is a relative path."""
+    return ctx.python(
+        'tools/analysis/benchmark_hexa_step.py',
+        '--batch',
+        '4',
+        '--repeats',
+        '1',
+        '--warmup',
+        '0',
+        cwd=ROOT)
+
+
+def _gpu_check(ctx: Context) -> Outcome:
+    if torch.cuda.is_available():
+        pytest.skip('a GPU is here: the check would run for minutes')
+    return ctx.bash('tools/analysis/gpu_check.sh')
+
+
 DATA_MISSING = "split 'train' data/imagenet/train does not exist"
 SAVED = 'Saving checkpoint at 1 epochs'
 # The README's commands (each line of its bash blocks), then the options and
@@ -351,12 +386,28 @@ WALKS: Dict[str, Case] = {
          _nothing_saved),
     'bad input: unsafe checkpoint':
     Case(_unsafe_checkpoint, 2, 'not-allow-listed global', _nothing_saved),
+    'python tools/analysis/benchmark_kmeans.py':
+    Case(_kmeans_benchmark, 0, 'assignments'),
+    'python tools/analysis/benchmark_mocov2_step.py':
+    Case(_mocov2_step_benchmark, 0, 'ratio'),
+    'python tools/analysis/benchmark_hexa_step.py':
+    Case(_hexa_step_benchmark, 0, 'HEXA'),
+    'bash tools/analysis/gpu_check.sh':
+    Case(_gpu_check, 2, 'no CUDA device; use --dry-run'),
     'bad input: empty init_cfg':
     Case(_empty_init_cfg, 2, 'model.backbone.init_cfg.checkpoint is empty',
          _nothing_saved),
 }
-# not walked: `make test` runs this suite
-NOT_WALKED = {'make test'}
+# Not walked here, and why.
+NOT_WALKED = {
+    'make test': 'runs this suite',
+    'bash tools/analysis/download_gpu_wheels.sh': 'downloads from PyPI',
+    'bash tools/analysis/gpu_check.sh --dry-run':
+    'tests/test_tools/test_analysis_tools.py runs it',
+    'python tools/analysis/benchmark_deepcluster_overhead.py':
+    'tests/test_tools/test_analysis_tools.py runs it on the digits (its '
+    'default is ImageNet)',
+}
 
 
 def readme_commands() -> List[str]:
@@ -375,7 +426,7 @@ def readme_commands() -> List[str]:
 def test_every_readme_command_is_walked() -> None:
     commands = readme_commands()
     assert commands, 'no bash block in README.md'
-    missing = set(commands) - set(WALKS) - NOT_WALKED
+    missing = set(commands) - set(WALKS) - set(NOT_WALKED)
     assert not missing, f'README commands without a walk: {missing}'
 
 
