@@ -400,8 +400,10 @@ WALKS: Dict[str, Case] = {
 }
 # Not walked here, and why.
 NOT_WALKED = {
-    'make test': 'runs this suite',
-    'bash tools/analysis/download_gpu_wheels.sh': 'downloads from PyPI',
+    'make test':
+    'runs this suite',
+    'bash tools/analysis/download_gpu_wheels.sh':
+    'downloads from PyPI',
     'bash tools/analysis/gpu_check.sh --dry-run':
     'tests/test_tools/test_analysis_tools.py runs it',
     'python tools/analysis/benchmark_deepcluster_overhead.py':

@@ -1,8 +1,8 @@
 """The launchers behind ``tools/dist_train.sh`` and ``tools/slurm_train.sh``.
 
-    python -P hexa_mm/utils/launch.py torchrun CONFIG NUM_PROCESSES [opts]
-    python -P hexa_mm/utils/launch.py slurm PARTITION JOB CONFIG WORK_DIR [opts]
-    python -P hexa_mm/utils/launch.py worker SCRIPT [script arguments]
+    python -P hexa_mm/utils/launch.py torchrun CONFIG NUM_PROCESSES [...]
+    python -P hexa_mm/utils/launch.py slurm PARTITION JOB CONFIG WORK_DIR [...]
+    python -P hexa_mm/utils/launch.py worker SCRIPT [...]
 
 The launchers check their own arguments and environment first (process
 counts, node rank, port, the config file) and start nothing on a bad one.

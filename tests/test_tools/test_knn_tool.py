@@ -33,9 +33,9 @@ def knn(run_dir: Path, env: dict, tiny: List[str], *args: str) -> str:
 @pytest.mark.integration
 def test_k_and_temperature_from_the_config_or_the_command_line(
         digits_run: Path, tool_env: dict, tiny_options: List[str]) -> None:
-    assert knn(digits_run, tool_env, tiny_options).startswith(
-        'kNN (k=3, T=0.5) top-1: ')
-    assert knn(digits_run, tool_env, tiny_options, '--k', '5').startswith(
-        'kNN (k=5, T=0.5) top-1: ')
+    assert knn(digits_run, tool_env,
+               tiny_options).startswith('kNN (k=3, T=0.5) top-1: ')
+    assert knn(digits_run, tool_env, tiny_options, '--k',
+               '5').startswith('kNN (k=5, T=0.5) top-1: ')
     assert knn(digits_run, tool_env, tiny_options, '--temperature',
                '0.1').startswith('kNN (k=3, T=0.1) top-1: ')

@@ -169,8 +169,8 @@ def test_killing_the_launcher_group_ends_every_worker(sig: str, tmp_path: Path,
                                 start_new_session=True)
     workers = lambda: [  # noqa: E731
         pid for pid, cmdline in _processes_mentioning(str(work)).items()
-        if 'launch.py worker' in cmdline and 'torch.distributed.run'
-        not in cmdline
+        if 'launch.py worker' in cmdline and 'torch.distributed.run' not in
+        cmdline
     ]
     training = lambda: any(  # noqa: E731
         'Epoch(train)' in log.read_text() for log in work.glob('*/*.log'))

@@ -188,8 +188,11 @@ def test_worker_mode_runs_the_script_as_python_would(tmp_path: Path) -> None:
     script = tmp_path / 'tool.py'
     script.write_text(WORKER_SCRIPT)
     proc = subprocess.run(
-        [sys.executable, '-u', '-P', LAUNCH, 'worker', str(script), '3', 'x'],
-        capture_output=True, text=True, timeout=60)
+        [sys.executable, '-u', '-P', LAUNCH, 'worker',
+         str(script), '3', 'x'],
+        capture_output=True,
+        text=True,
+        timeout=60)
     # the script's exit status, its arguments, its folder first on the path,
     # and whole lines on standard error although Python runs with -u
     assert proc.returncode == 3
