@@ -275,10 +275,21 @@ def load_weights_only(filename: str,
         dict: What the file holds.
 
     Raises:
-        CheckpointError: On one line, naming the file: if it does not exist,
-            needs a global that is not allow-listed (named), is truncated or
-            corrupt, or holds something other than a dict.
+        CheckpointError: On one line: if the path is empty (an unset
+            ``init_cfg`` placeholder, whose key it names); naming the file,
+            if it does not exist, needs a global that is not allow-listed
+            (named), is truncated or corrupt, or holds something other than
+            a dict.
     """
+    if not filename:
+        # mmengine's ``Pretrained`` initialiser passes the empty placeholder
+        # of the downstream configs on as it is
+        raise CheckpointError(
+            "empty checkpoint path: an init_cfg=dict(type='Pretrained', "
+            "checkpoint='') placeholder was left unset: set that "
+            'init_cfg.checkpoint to a backbone file (e.g. --cfg-options '
+            'model.backbone.init_cfg.checkpoint=FILE) or run the config '
+            'through its tools/benchmarks launcher with PRETRAIN')
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise CheckpointError(

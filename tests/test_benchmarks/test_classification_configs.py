@@ -20,7 +20,8 @@ from torch import nn
 
 from hexa_mm.registry import MODELS as HEXA_MODELS
 from hexa_mm.utils import register_all_modules
-from hexa_mm.utils.pretrained import set_pretrained
+from hexa_mm.utils.errors import CheckpointError, ConfigError
+from hexa_mm.utils.pretrained import check_init_checkpoints, set_pretrained
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / 'configs/benchmarks/classification'
@@ -116,8 +117,12 @@ def test_loads_the_extracted_backbone(config: Path, arch: str,
 
 def test_placeholder_fails_loudly() -> None:
     cfg = Config.fromfile(LINEAR)
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(CheckpointError, match='init_cfg.checkpoint'):
         in_mmpretrain(MODELS, cfg.model.backbone).init_weights()
+    # before anything is built, the key is named in full
+    with pytest.raises(ConfigError,
+                       match='^model.backbone.init_cfg.checkpoint '):
+        check_init_checkpoints(cfg)
 
 
 def test_linear_protocol() -> None:

@@ -15,7 +15,8 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from hexa_mm.utils import register_all_modules
-from hexa_mm.utils.pretrained import set_pretrained
+from hexa_mm.utils.errors import CheckpointError, ConfigError
+from hexa_mm.utils.pretrained import check_init_checkpoints, set_pretrained
 
 try:
     import mmcv.ops  # noqa: F401
@@ -139,8 +140,11 @@ def test_no_caffe_init_and_no_silent_scratch_training(config: Path) -> None:
         assert part_cfg.style == 'pytorch'
         assert part_cfg.norm_cfg == dict(type='SyncBN', requires_grad=True)
     # the empty placeholder fails to load: never a run from scratch
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(CheckpointError, match='init_cfg.checkpoint'):
         build_det(cfg.model.backbone).init_weights()
+    with pytest.raises(ConfigError,
+                       match='^model.backbone.init_cfg.checkpoint '):
+        check_init_checkpoints(cfg)
 
 
 def test_voc0712_protocol() -> None:

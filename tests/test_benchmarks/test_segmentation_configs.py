@@ -14,7 +14,8 @@ from mmengine.registry import DefaultScope
 from torch import nn
 
 from hexa_mm.utils import register_all_modules
-from hexa_mm.utils.pretrained import set_pretrained
+from hexa_mm.utils.errors import CheckpointError, ConfigError
+from hexa_mm.utils.pretrained import check_init_checkpoints, set_pretrained
 
 try:
     import mmcv.ops  # noqa: F401
@@ -93,10 +94,14 @@ def test_backbone_loads_the_hexa_mm_backbone(
 
 @pytest.mark.parametrize('config', [VOC, CITYSCAPES], ids=lambda p: p.stem)
 def test_empty_checkpoint_never_trains_from_scratch(config: Path) -> None:
-    backbone = Config.fromfile(config).model.backbone
+    cfg = Config.fromfile(config)
+    backbone = cfg.model.backbone
     assert backbone.init_cfg == dict(type='Pretrained', checkpoint='')
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(CheckpointError, match='init_cfg.checkpoint'):
         build_seg(backbone).init_weights()
+    with pytest.raises(ConfigError,
+                       match='^model.backbone.init_cfg.checkpoint '):
+        check_init_checkpoints(cfg)
 
 
 @pytest.mark.parametrize('config', [VOC, CITYSCAPES], ids=lambda p: p.stem)

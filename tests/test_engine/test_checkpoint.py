@@ -132,6 +132,15 @@ def test_other_unpickling_errors_are_one_line(tmp_path: Path) -> None:
     assert '\n' not in message
 
 
+def test_empty_path_names_the_init_cfg_key() -> None:
+    # what mmengine's Pretrained initialiser passes for an unset placeholder
+    with pytest.raises(CheckpointError) as info:
+        CheckpointLoader.load_checkpoint('', map_location='cpu')
+    message = str(info.value)
+    assert 'init_cfg.checkpoint' in message
+    assert '\n' not in message
+
+
 def test_allow_list_has_no_dangerous_globals() -> None:
     names = []
     for entry in torch.serialization.get_safe_globals():
