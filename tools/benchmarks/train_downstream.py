@@ -13,6 +13,7 @@ import argparse
 import os.path as osp
 import sys
 
+import torch
 from mmengine.config import Config
 
 from hexa_mm.engine import HexaRunner
