@@ -7,8 +7,9 @@ from mmengine.runner import EpochBasedTrainLoop
 from torch.utils.data import DataLoader, Dataset, IterableDataset, Sampler
 
 from hexa_mm.registry import LOOPS
-from hexa_mm.utils.errors import ConfigError, DataError
+from hexa_mm.utils.errors import ConfigError
 from .hooks.safe_checkpoint_hook import checkpoint_due
+from .named_samples import NamedSamples
 from .random_state import get_rng_state, sample_seed, seed_all, set_rng_state
 
 __all__ = ['ResumableEpochBasedTrainLoop']
@@ -25,10 +26,10 @@ class _SeededSamples(Dataset):
     """
 
     def __init__(self, dataset: Dataset) -> None:
-        self.dataset = dataset
+        self.samples = NamedSamples(dataset)
 
     def __len__(self) -> int:
-        return len(self.dataset)
+        return len(self.samples)
 
     def __getitem__(self, key: SeededIndex) -> dict:
         """Seed, then load sample ``index``.
@@ -45,33 +46,7 @@ class _SeededSamples(Dataset):
         """
         words, index = key
         seed_all(words)
-        try:
-            return self.dataset[index]
-        except Exception as err:  # any failure to load is about this sample
-            reason = str(err).strip().splitlines()
-            raise DataError(
-                f'cannot load training sample {index}{self._file(index)}: '
-                f'{type(err).__name__}: {reason[0] if reason else ""}: '
-                'replace the file or remove it from the data set') from err
-
-    def _file(self, index: int) -> str:
-        """The file of a sample, for messages.
-
-        Args:
-            index (int): The sample's index.
-
-        Returns:
-            str: ``' (path)'``, or ``''`` if the data set does not say.
-        """
-        get_data_info = getattr(self.dataset, 'get_data_info', None)
-        if get_data_info is None:
-            return ''
-        try:
-            info = get_data_info(index)
-        except Exception:  # a message, not worth a second failure
-            return ''
-        path = info.get('img_path') if isinstance(info, dict) else None
-        return f' ({path})' if path else ''
+        return self.samples[index]
 
 
 class _SeededBatches(Sampler):

@@ -576,16 +576,21 @@ def image_folder(folder: Path, bad: Dict[str, bytes]) -> Path:
     return folder
 
 
-def folder_config(tmp: Path, data: Path) -> Path:
-    """The MoCo-v2 digits config on an image folder (mmpretrain's
-    ``CustomDataset`` and ``LoadImageFromFile``)."""
+def folder_config(tmp: Path,
+                  data: Path,
+                  algorithm: str = 'mocov2',
+                  views: str = 'view_pipeline') -> Path:
+    """A digits config on an image folder (mmpretrain's ``CustomDataset``
+    and ``LoadImageFromFile``): MoCo-v2's unless ``algorithm`` (a key of
+    ``CONFIGS``) and its ``views`` (the base's pipeline of a view) say
+    otherwise."""
     config = tmp / 'folder.py'
     config.write_text(
-        f"_base_ = '{CONFIGS['mocov2']}'\n"
+        f"_base_ = '{CONFIGS[algorithm]}'\n"
         'train_dataloader = dict(dataset=dict(_delete_=True, '
         f"type='CustomDataset', data_prefix='{data}', with_label=False, "
         "pipeline=[dict(type='LoadImageFromFile'), dict(type='MultiView', "
-        "num_views=2, transforms=[_base_.view_pipeline]), "
+        f"num_views=2, transforms=[_base_.{views}]), "
         "dict(type='PackInputs')]))\n")
     return config
 
@@ -718,6 +723,12 @@ BAD_INPUTS: Dict[str, Tuple[Callable, str]] = {
     (lambda t, g: [folder_config(t, image_folder(t / 'images', {
         '07.png': b'\x89PNG\r\n\x1a\n not an image'})),
                    *opts('train_dataloader.num_workers=2')],
+     r'^error: cannot load training sample 7 \(.*images/07\.png\)'),
+    'corrupt image in the DeepCluster-v2 fill pass, in a data worker':
+    (lambda t, g: [folder_config(t, image_folder(t / 'images', {
+        '07.png': b'\x89PNG\r\n\x1a\n not an image'}), 'deepclusterv2',
+        'view_pipeline1'), *opts('train_dataloader.num_workers=2',
+                                 moco=False)],
      r'^error: cannot load training sample 7 \(.*images/07\.png\)'),
     'empty image':
     (lambda t, g: [folder_config(t, image_folder(t / 'images', {

@@ -14,6 +14,7 @@ from hexa_mm.models.algorithms import BankClustering
 from hexa_mm.models.utils import assignment_table, spherical_kmeans
 from hexa_mm.registry import HOOKS
 from hexa_mm.utils import ConfigError
+from ..named_samples import NamedSamples
 from .safe_checkpoint_hook import checkpoint_due
 
 DATA_BATCH = Optional[Sequence[dict]]
@@ -28,9 +29,9 @@ class DeepClusterHook(Hook):
 
     * **Before training**: an empty bank for the training set, then one pass
       over the data (every sample the train sampler yields, the last partial
-      batch included; a progress bar on rank 0) that embeds the assignment
-      crops into it. A resumed run loads the bank from the checkpoint
-      instead.
+      batch included; a progress bar on rank 0; a sample that cannot be
+      loaded is named on one line) that embeds the assignment crops into
+      it. A resumed run loads the bank from the checkpoint instead.
     * **At each epoch start**: spherical k-means
       (:func:`hexa_mm.models.utils.spherical_kmeans`) of each prototype set
       on the bank of its crop, distributed over the processes; the centroids
@@ -125,7 +126,7 @@ class DeepClusterHook(Hook):
         """
         loader = runner.train_dataloader
         fill_loader = DataLoader(
-            loader.dataset,
+            NamedSamples(loader.dataset),
             batch_size=loader.batch_size or loader.batch_sampler.batch_size,
             sampler=loader.sampler,
             num_workers=loader.num_workers,
@@ -138,13 +139,15 @@ class DeepClusterHook(Hook):
         start = time.time()
         bar = ProgressBar(len(fill_loader)) if runner.rank == 0 else None
         model.train()
-        for data_batch in fill_loader:
-            data = model.data_preprocessor(data_batch, True)
-            model.fill_memory_bank(data['inputs'], data['data_samples'])
-            if bar is not None:
-                bar.update()
-        if bar is not None:
-            print(flush=True)
+        try:
+            for data_batch in fill_loader:
+                data = model.data_preprocessor(data_batch, True)
+                model.fill_memory_bank(data['inputs'], data['data_samples'])
+                if bar is not None:
+                    bar.update()
+        finally:
+            if bar is not None:  # end its line: an error starts a new one
+                print(flush=True)
         model.memory_bank.sync()
         runner.logger.info(f'DeepClusterHook: memory bank filled with '
                            f'{self._num_held(model.memory_bank)} samples in '
