@@ -242,10 +242,12 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
         """
         rank, world_size = get_dist_info()
         iters_per_epoch = len(self.dataloader)
-        done = self._iter - self._epoch * iters_per_epoch
         saved = (state.get('world_size', world_size),
                  state.get('iters_per_epoch', iters_per_epoch))
-        if done and (not 0 < done < iters_per_epoch
+        # counted in the checkpoint's epochs: one saved at an epoch's end
+        # resumes with any layout
+        done = self._iter - self._epoch * saved[1]
+        if done and (not 0 < done < saved[1]
                      or saved != (world_size, iters_per_epoch)):
             raise ConfigError(
                 f'the checkpoint was saved after {done} iterations of epoch '
@@ -267,6 +269,13 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
                 f'Resuming inside epoch {self._epoch + 1}: its first {done} '
                 'batches, trained before the checkpoint, are skipped.')
         self._skip = done
+
+    @property
+    def resumed_batches(self) -> int:
+        """int: The batches of the current epoch that a resumed checkpoint
+        had trained (0 at an epoch's start), once :meth:`run` has begun:
+        hooks read it in ``before_train``."""
+        return self._skip
 
     def run_epoch(self) -> None:
         """Iterate one epoch (from the resumed batch on, after a resume)."""

@@ -233,6 +233,29 @@ def test_resume_continues_as_uninterrupted(trained, tmp_path: Path) -> None:
         assert torch.equal(resumed[name], value), name
 
 
+def test_resume_at_an_epoch_end_with_another_batch_size(
+        tmp_path: Path) -> None:
+    loop = dict(type='ResumableEpochBasedTrainLoop', max_epochs=1)
+    first = RUNNERS.build(dc_cfg(tmp_path / 'first', train_cfg=loop))
+    first.train()
+    # epoch_1.pth: 3 iterations of batch 8 an epoch; here 2 of batch 12
+    runner = RUNNERS.build(
+        dc_cfg(
+            tmp_path / 'resumed',
+            batch_size=12,
+            train_cfg=dict(loop, max_epochs=2),
+            load_from=osp.join(first.work_dir, 'epoch_1.pth'),
+            resume=True))
+    runner.train()
+    text = log_text(runner)
+    assert 'resumed inside' not in text
+    # a new epoch: clustered again, not the checkpoint's clusters kept
+    for h, k in enumerate(PROTOTYPES):
+        assert (f'epoch 2, prototype set {h} (K={k}, crop {h % 2}): '
+                f'{NUM_SAMPLES} samples, ') in text
+    assert runner.epoch == 2
+
+
 def test_load_from_fills_again(trained, tmp_path: Path) -> None:
     runner = RUNNERS.build(
         dc_cfg(

@@ -103,8 +103,7 @@ class DeepClusterHook(Hook):
         if runner.iter > 0 and state is not None:
             model.restore_clusters(state)
             # resumed inside an epoch: that epoch's clusters are these
-            self._keep_clusters = \
-                runner.iter > runner.epoch * len(runner.train_dataloader)
+            self._keep_clusters = self._resumed_batches(runner) > 0
             runner.logger.info(
                 'DeepClusterHook: memory bank of '
                 f'{self._num_held(bank)} samples restored from the checkpoint.'
@@ -115,6 +114,23 @@ class DeepClusterHook(Hook):
                 'DeepClusterHook: the checkpoint has no DeepCluster state; '
                 'filling the memory bank again.')
         self._fill(runner, model)
+
+    @staticmethod
+    def _resumed_batches(runner) -> int:
+        """The batches of the current epoch a resumed run had trained.
+
+        Args:
+            runner (Runner): The runner, in ``before_train``.
+
+        Returns:
+            int: What hexa_mm's train loop says (it knows the checkpoint's
+            iterations per epoch, which may differ from this run's); for
+            another loop, counted in this run's iterations per epoch.
+        """
+        done = getattr(runner.train_loop, 'resumed_batches', None)
+        if done is None:
+            done = runner.iter - runner.epoch * len(runner.train_dataloader)
+        return done
 
     @torch.no_grad()
     def _fill(self, runner, model: BankClustering) -> None:
