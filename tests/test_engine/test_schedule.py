@@ -1,0 +1,47 @@
+"""set_max_epochs: one way to shorten a config's training, its schedule
+with it."""
+import copy
+from pathlib import Path
+
+import pytest
+from mmengine.config import Config
+
+from hexa_mm.engine.schedule import set_max_epochs
+from hexa_mm.utils import ConfigError
+
+CONFIGS = Path(__file__).resolve().parents[2] / 'configs'
+
+
+def test_schedulers_that_end_with_training_move_with_it() -> None:
+    cfg = Config(
+        dict(
+            train_cfg=dict(max_epochs=40),
+            param_scheduler=[
+                dict(type='LinearLR', begin=0, end=5),
+                dict(type='CosineAnnealingLR', T_max=35, begin=5, end=40),
+                dict(type='ConstantLR', begin=0),
+            ]))
+    set_max_epochs(cfg, 10)
+    warmup, cosine, constant = cfg.param_scheduler
+    assert cfg.train_cfg.max_epochs == 10
+    assert (warmup.begin, warmup.end) == (0, 5)
+    assert (cosine.T_max, cosine.begin, cosine.end) == (5, 5, 10)
+    assert 'end' not in constant
+
+
+def test_a_schedule_without_end_follows_max_epochs() -> None:
+    cfg = Config.fromfile(
+        str(CONFIGS /
+            'mocov2/mocov2_resnet18-cifar_8xb32-coslr-200e_cifar10.py'))
+    before = copy.deepcopy(cfg.param_scheduler)
+    set_max_epochs(cfg, 3)
+    assert cfg.train_cfg.max_epochs == 3
+    assert cfg.param_scheduler == before
+    assert 'end' not in cfg.param_scheduler[0]
+
+
+def test_bad_lengths_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match='must be >= 1'):
+        set_max_epochs(Config(dict(train_cfg=dict(max_epochs=2))), 0)
+    with pytest.raises(ConfigError, match='train_cfg.max_iters'):
+        set_max_epochs(Config(dict(train_cfg=dict(max_iters=2))), 3)
