@@ -12,10 +12,10 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from hexa_mm.testing.tiny_downstream import make_tiny_downstream_data
+from hexa_mm import register_all_modules
+from hexa_mm.engine.pretrained import extract_backbone_state_dict
 from hexa_mm.registry import MODELS
-from hexa_mm.utils import register_all_modules
-from hexa_mm.utils.pretrained import extract_backbone_state_dict
+from hexa_mm.testing.tiny_downstream import make_tiny_downstream_data
 
 
 def pytest_configure(config: pytest.Config) -> None:

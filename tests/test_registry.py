@@ -13,10 +13,10 @@ from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
 from mmengine.registry import DefaultScope
 from mmpretrain import registry as mmpretrain_registry
 
-import hexa_mm.registry as registry
+from hexa_mm import register_all_modules
 from hexa_mm.engine import HexaRunner
 from hexa_mm.models import MoCoV2
-from hexa_mm.utils import register_all_modules
+import hexa_mm.registry as registry
 
 ROOT = Path(__file__).resolve().parents[1]
 MOCO_DIGITS = ROOT / 'configs/mocov2/mocov2_resnet18_2xb64-coslr-30e_digits.py'

@@ -8,9 +8,10 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
+from hexa_mm import register_all_modules
 from hexa_mm.engine.checkpoint import load_weights_only
 from hexa_mm.registry import RUNNERS
-from hexa_mm.utils import ConfigError, register_all_modules, user_error
+from hexa_mm.utils import ConfigError, user_error
 from hexa_mm.utils.dataset_files import check_dataset_files
 from hexa_mm.utils.pretrained import check_init_checkpoints
 from hexa_mm.utils.runner_args import (add_runner_args, apply_runner_args,

@@ -6,5 +6,10 @@ Nothing here registers a module, and nothing in ``hexa_mm.datasets``,
 import it explicitly.
 """
 from .tiny_downstream import make_tiny_downstream_data
+from .tiny_models import (deepcluster_cfg, free_port, samples,
+                          tiny_deepcluster)
 
-__all__ = ['make_tiny_downstream_data']
+__all__ = [
+    'deepcluster_cfg', 'free_port', 'make_tiny_downstream_data', 'samples',
+    'tiny_deepcluster'
+]

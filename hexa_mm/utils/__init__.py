@@ -1,9 +1,9 @@
-"""Utilities of hexa_mm."""
+"""Utilities of hexa_mm: leaves that import nothing of the package but each
+other (errors, atomic writes, data file checks)."""
 from .errors import (CheckpointError, ConfigError, DataError, NonFiniteError,
                      user_error)
-from .setup_env import register_all_modules
 
 __all__ = [
     'CheckpointError', 'ConfigError', 'DataError', 'NonFiniteError',
-    'register_all_modules', 'user_error'
+    'user_error'
 ]

@@ -18,10 +18,10 @@ from mmpretrain.registry import DATASETS, MODELS
 from mmpretrain.structures import DataSample
 from torch import nn
 
+from hexa_mm import register_all_modules
+from hexa_mm.engine.pretrained import check_init_checkpoints, set_pretrained
 from hexa_mm.registry import MODELS as HEXA_MODELS
-from hexa_mm.utils import register_all_modules
 from hexa_mm.utils.errors import CheckpointError, ConfigError
-from hexa_mm.utils.pretrained import check_init_checkpoints, set_pretrained
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / 'configs/benchmarks/classification'

@@ -14,9 +14,9 @@ from mmengine.registry import DefaultScope
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from hexa_mm.utils import register_all_modules
+from hexa_mm import register_all_modules
+from hexa_mm.engine.pretrained import check_init_checkpoints, set_pretrained
 from hexa_mm.utils.errors import CheckpointError, ConfigError
-from hexa_mm.utils.pretrained import check_init_checkpoints, set_pretrained
 
 try:
     import mmcv.ops  # noqa: F401

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
+from hexa_mm import register_all_modules
 from hexa_mm.registry import DATASETS
-from hexa_mm.utils import ConfigError, register_all_modules
+from hexa_mm.utils import ConfigError
 
 register_all_modules()
 

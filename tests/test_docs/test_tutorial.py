@@ -16,9 +16,9 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import Config
 
+from hexa_mm import register_all_modules
 from hexa_mm.models import CutMixHardExample
 from hexa_mm.registry import DATASETS, MODELS
-from hexa_mm.utils import register_all_modules
 
 ROOT = Path(__file__).resolve().parents[2]
 TUTORIAL = ROOT / 'docs/tutorials/add_an_algorithm_and_a_dataset.md'

@@ -16,12 +16,13 @@ from mmengine.dataset import default_collate
 from mmpretrain.structures import DataSample
 from torch.utils.data import DataLoader, Dataset
 
+from hexa_mm import register_all_modules
 from hexa_mm.engine.hooks import DeepClusterHook
 from hexa_mm.evaluation import extract_features, knn_accuracy
 from hexa_mm.models import BankClustering
 from hexa_mm.models.utils import spherical_kmeans
 from hexa_mm.registry import DATASETS, MODELS, RUNNERS
-from hexa_mm.utils import ConfigError, register_all_modules
+from hexa_mm.utils import ConfigError
 
 register_all_modules()
 

@@ -26,8 +26,9 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.runner import CheckpointLoader
 
+from hexa_mm import register_all_modules
 from hexa_mm.registry import MODELS
-from hexa_mm.utils import CheckpointError, register_all_modules
+from hexa_mm.utils import CheckpointError
 
 pytestmark = pytest.mark.integration
 

@@ -2,10 +2,10 @@
 import torch
 from mmengine.runner import Runner
 
+from hexa_mm import register_all_modules
 from hexa_mm.evaluation import (extract_features, few_shot_accuracy,
                                 knn_accuracy, measure_representation)
 from hexa_mm.registry import MODELS
-from hexa_mm.utils import register_all_modules
 
 
 def test_measure_splits_bank_and_queries_like_the_functions() -> None:

@@ -8,9 +8,10 @@ import torch.nn.functional as F
 from mmpretrain.structures import DataSample
 from torch import nn
 
+from hexa_mm import register_all_modules
 from hexa_mm.models.utils import PseudoLabels
 from hexa_mm.registry import MODELS
-from hexa_mm.utils import ConfigError, register_all_modules
+from hexa_mm.utils import ConfigError
 
 register_all_modules()
 

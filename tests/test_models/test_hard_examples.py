@@ -14,11 +14,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hexa_mm import register_all_modules
 from hexa_mm.models import (AdversarialHardExample, CleanPass,
                             CutMixHardExample, PseudoLabels, soft_cross_entropy)
 from hexa_mm.models.utils import frozen_norm_stats
 from hexa_mm.registry import MODELS
-from hexa_mm.utils import ConfigError, register_all_modules
+from hexa_mm.utils import ConfigError
 
 register_all_modules()
 

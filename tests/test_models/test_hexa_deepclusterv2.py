@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from mmengine.config import Config
 from mmpretrain.structures import DataSample
 
+from hexa_mm import register_all_modules
 from hexa_mm.registry import MODELS, RUNNERS
-from hexa_mm.utils import register_all_modules
 
 register_all_modules()
 

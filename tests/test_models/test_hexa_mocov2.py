@@ -11,8 +11,9 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from hexa_mm import register_all_modules
 from hexa_mm.registry import MODELS, RUNNERS
-from hexa_mm.utils import ConfigError, register_all_modules
+from hexa_mm.utils import ConfigError
 
 register_all_modules()
 

@@ -6,8 +6,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hexa_mm import register_all_modules
 from hexa_mm.registry import MODELS
-from hexa_mm.utils import ConfigError, register_all_modules
+from hexa_mm.utils import ConfigError
 
 register_all_modules()
 

@@ -20,10 +20,10 @@ import torch.nn.functional as F
 from mmpretrain.structures import DataSample
 from torch import nn
 
+from hexa_mm import register_all_modules
 from hexa_mm.models import (AdversarialHardExample, BaseHardExample,
                             PseudoLabels)
 from hexa_mm.registry import MODELS
-from hexa_mm.utils import register_all_modules
 
 register_all_modules()
 

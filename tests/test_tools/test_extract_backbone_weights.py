@@ -9,8 +9,8 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
+from hexa_mm import register_all_modules
 from hexa_mm.registry import MODELS
-from hexa_mm.utils import register_all_modules
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOL = ROOT / 'tools/model_converters/extract_backbone_weights.py'

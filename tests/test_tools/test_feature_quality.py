@@ -7,8 +7,8 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from hexa_mm import register_all_modules
 from hexa_mm.registry import MODELS
-from hexa_mm.utils import register_all_modules
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / ('configs/mocov2/'

@@ -1,4 +1,4 @@
-"""Tests of hexa_mm.utils.pretrained and hexa_mm.utils.dataset_files: what
+"""Tests of hexa_mm.engine.pretrained and hexa_mm.utils.dataset_files: what
 downstream benchmarks load, and the errors for what they cannot."""
 import os
 import subprocess
@@ -9,15 +9,16 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from hexa_mm import register_all_modules
 from hexa_mm.engine.checkpoint import load_weights_only
-from hexa_mm.registry import MODELS
-from hexa_mm.utils import ConfigError, register_all_modules
-from hexa_mm.utils.dataset_files import check_dataset_files
-from hexa_mm.utils.errors import CheckpointError
-from hexa_mm.utils.pretrained import (check_init_checkpoints,
+from hexa_mm.engine.pretrained import (check_init_checkpoints,
                                       check_pretrained_keys,
                                       extract_backbone_state_dict,
                                       resolve_pretrained, set_pretrained)
+from hexa_mm.registry import MODELS
+from hexa_mm.utils import ConfigError
+from hexa_mm.utils.dataset_files import check_dataset_files
+from hexa_mm.utils.errors import CheckpointError
 
 REPO = Path(__file__).resolve().parents[2]
 MOCO_DIGITS = REPO / 'configs/mocov2/mocov2_resnet18_2xb64-coslr-30e_digits.py'

@@ -61,13 +61,13 @@ from mmengine.model import revert_sync_batchnorm
 from mmengine.optim import OptimWrapper
 from mmpretrain.structures import DataSample
 
+from hexa_mm import register_all_modules
 from hexa_mm.engine.hooks import DeepClusterHook
 from hexa_mm.engine.hooks import deepcluster_hook as hook_module
 from hexa_mm.models.utils import kmeans as kmeans_module
 from hexa_mm.models.utils import memory_bank as bank_module
 from hexa_mm.models.utils import spherical_kmeans
 from hexa_mm.registry import MODELS, RUNNERS
-from hexa_mm.utils import register_all_modules
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DIGITS = ('configs/deepclusterv2/'

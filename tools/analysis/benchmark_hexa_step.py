@@ -28,8 +28,8 @@ from mmengine.config import Config
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from mmpretrain.structures import DataSample
 
+from hexa_mm import register_all_modules
 from hexa_mm.registry import MODELS
-from hexa_mm.utils import register_all_modules
 
 DEFAULT_CONFIG = ('configs/hexa_mocov2/'
                   'hexa-mocov2_resnet18_2xb64-coslr-30e_digits.py')

@@ -18,8 +18,8 @@ from typing import Dict
 import torch
 from benchmark_hexa_step import random_batch, time_steps
 
+from hexa_mm import register_all_modules
 from hexa_mm.registry import MODELS
-from hexa_mm.utils import register_all_modules
 
 
 def build_pair(depth: int, queue: int) -> Dict[str, torch.nn.Module]:

@@ -24,11 +24,12 @@ from mmengine.config import Config, DictAction
 from mmengine.logging import MMLogger
 from mmengine.runner import Runner
 
+from hexa_mm import register_all_modules
 from hexa_mm.engine.checkpoint import load_model_weights, load_weights_only
 from hexa_mm.evaluation import (mean_std, measure_representation,
                                 paired_difference)
 from hexa_mm.registry import MODELS
-from hexa_mm.utils import ConfigError, register_all_modules
+from hexa_mm.utils import ConfigError
 
 METRICS = ('knn', 'few_shot')
 

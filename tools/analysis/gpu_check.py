@@ -141,7 +141,7 @@ def part_hexa(size: dict, device: str) -> List[Row]:
     from benchmark_hexa_step import build_variants, random_batch, time_steps
     from mmengine.config import Config
 
-    from hexa_mm.utils import register_all_modules
+    from hexa_mm import register_all_modules
     register_all_modules()
     cfg = Config.fromfile(osp.join(ROOT, size['config']))
     times = time_steps(

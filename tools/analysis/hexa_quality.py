@@ -64,10 +64,11 @@ from mmengine.hooks import Hook
 from mmengine.logging import MMLogger
 from mmengine.runner import Runner
 
+from hexa_mm import register_all_modules
 from hexa_mm.evaluation import (mean_std, measure_representation,
                                 paired_difference)
 from hexa_mm.registry import MODELS, RUNNERS
-from hexa_mm.utils import ConfigError, register_all_modules
+from hexa_mm.utils import ConfigError
 
 MOCO = 'configs/mocov2/mocov2_resnet18-cifar-w16_1xb64-coslr-40e_digits16.py'
 HEXA_MOCO = ('configs/hexa_mocov2/'

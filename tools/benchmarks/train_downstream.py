@@ -16,11 +16,12 @@ import sys
 import torch
 from mmengine.config import Config
 
+from hexa_mm import register_all_modules
 from hexa_mm.engine import HexaRunner
-from hexa_mm.utils import ConfigError, register_all_modules
-from hexa_mm.utils.dataset_files import check_dataset_files
-from hexa_mm.utils.pretrained import (check_pretrained_keys,
+from hexa_mm.engine.pretrained import (check_pretrained_keys,
                                       resolve_pretrained, set_pretrained)
+from hexa_mm.utils import ConfigError
+from hexa_mm.utils.dataset_files import check_dataset_files
 from hexa_mm.utils.runner_args import (add_runner_args, apply_runner_args,
                                        parse_runner_args)
 

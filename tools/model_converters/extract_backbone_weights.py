@@ -20,9 +20,9 @@ from typing import Dict, List
 import torch
 
 from hexa_mm.engine.checkpoint import load_weights_only
-from hexa_mm.utils import ConfigError
-from hexa_mm.utils.pretrained import (extract_backbone_state_dict,
+from hexa_mm.engine.pretrained import (extract_backbone_state_dict,
                                       save_state_dict)
+from hexa_mm.utils import ConfigError
 
 __all__ = ['summarise', 'main']
 

@@ -29,11 +29,12 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.dataset import default_collate  # noqa: E402
 from mmengine.logging import MMLogger  # noqa: E402
 
+from hexa_mm import register_all_modules  # noqa: E402
 from hexa_mm.engine.checkpoint import load_model_weights  # noqa: E402
 from hexa_mm.models import (  # noqa: E402
     AdversarialHardExample, BankClustering, CutMixHardExample)
 from hexa_mm.registry import DATASETS, MODELS  # noqa: E402
-from hexa_mm.utils import ConfigError, register_all_modules  # noqa: E402
+from hexa_mm.utils import ConfigError  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:

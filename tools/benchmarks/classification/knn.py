@@ -19,9 +19,10 @@ import sys
 import torch
 from mmengine.config import Config, DictAction
 
+from hexa_mm import register_all_modules
 from hexa_mm.engine.checkpoint import load_weights_only
 from hexa_mm.registry import RUNNERS
-from hexa_mm.utils import ConfigError, register_all_modules
+from hexa_mm.utils import ConfigError
 
 
 def parse_args() -> argparse.Namespace:

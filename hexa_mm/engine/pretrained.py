@@ -15,9 +15,9 @@ import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.registry import MODELS, DefaultScope
 
-from hexa_mm.engine.checkpoint import load_weights_only
-from .atomic import atomic_path
-from .errors import ConfigError
+from hexa_mm.utils.atomic import atomic_path
+from hexa_mm.utils.errors import ConfigError
+from .checkpoint import load_weights_only
 
 __all__ = [
     'check_init_checkpoints', 'check_pretrained_keys',
