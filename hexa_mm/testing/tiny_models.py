@@ -74,8 +74,11 @@ def tiny_deepcluster(num_samples: int = 10,
     model.set_clusters([
         F.normalize(torch.randn(k, model.feat_dim, generator=gen), dim=1)
         for k in sets
-    ], torch.stack(
-        [torch.randint(k, (num_samples, ), generator=gen) for k in sets]))
+    ],
+                       torch.stack([
+                           torch.randint(k, (num_samples, ), generator=gen)
+                           for k in sets
+                       ]))
     return model
 
 

@@ -4,7 +4,6 @@ both generators, and its training command runs."""
 import os
 import re
 import shlex
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +18,7 @@ from mmengine.config import Config
 from hexa_mm import register_all_modules
 from hexa_mm.models import CutMixHardExample
 from hexa_mm.registry import DATASETS, MODELS
+from hexa_mm.testing import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 TUTORIAL = ROOT / 'docs/tutorials/add_an_algorithm_and_a_dataset.md'
@@ -126,16 +126,10 @@ def test_a_training_step_logs_both_generators(user_dir: Path) -> None:
     assert model.backbone.conv1.weight.grad.abs().sum() > 0
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.integration
 def test_the_tutorial_command_trains(user_dir: Path) -> None:
     env = dict(os.environ, HEXA_MM=str(ROOT), PYTHON=sys.executable,
-               OMP_NUM_THREADS='1', PORT=str(_free_port()),
+               OMP_NUM_THREADS='1', PORT=str(free_port()),
                CUDA_VISIBLE_DEVICES='')
     proc = subprocess.run(['bash', '-c', tutorial_command()], cwd=user_dir,
                           env=env, capture_output=True, text=True,

@@ -3,7 +3,6 @@ two processes, bad setups, and a digits run that learns."""
 import glob
 import os
 import os.path as osp
-import socket
 from pathlib import Path
 from typing import Dict
 
@@ -22,6 +21,7 @@ from hexa_mm.evaluation import extract_features, knn_accuracy
 from hexa_mm.models import BankClustering
 from hexa_mm.models.utils import spherical_kmeans
 from hexa_mm.registry import DATASETS, MODELS, RUNNERS
+from hexa_mm.testing import deepcluster_cfg, free_port
 from hexa_mm.utils import ConfigError
 
 register_all_modules()
@@ -36,26 +36,9 @@ PROTOTYPES = [4, 3]
 
 
 def model_cfg(**overrides) -> dict:
-    """A DeepClusterV2 with a ResNet-18 and a small neck, for 32 px digits."""
-    cfg = dict(
-        type='DeepClusterV2',
-        num_prototypes=PROTOTYPES,
-        feat_dim=8,
-        temperature=0.1,
-        data_preprocessor=dict(
-            type='SelfSupDataPreprocessor', mean=[78.85] * 3, std=[88.94] * 3),
-        backbone=dict(type='ResNet', depth=18),
-        neck=dict(
-            type='NonLinearNeck',
-            in_channels=512,
-            hid_channels=16,
-            out_channels=8,
-            with_bias=True,
-            with_last_bn=False,
-            with_last_bias=True,
-            norm_cfg=dict(type='BN1d')))
-    cfg.update(overrides)
-    return cfg
+    """A tiny DeepClusterV2 (ResNet-18, a small neck) for 32 px digits."""
+    return deepcluster_cfg(
+        **dict(dict(num_prototypes=PROTOTYPES), **overrides))
 
 
 # deterministic views (so that a resumed run can repeat the uninterrupted
@@ -317,17 +300,6 @@ def test_dataset_without_sample_idx(tmp_path: Path) -> None:
         runner.train()
 
 
-def _free_port() -> int:
-    """A TCP port that was free a moment ago.
-
-    Returns:
-        int: The port.
-    """
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
 def _train_distributed(rank: int, port: int, out_dir: str) -> None:
     """Train on 23 digits with 2 processes; save what this rank ended with.
 
@@ -367,7 +339,7 @@ def test_two_processes_dataset_not_divisible(tmp_path: Path) -> None:
     # fork: the children inherit the imports (spawn would redo them)
     mp.start_processes(
         _train_distributed,
-        args=(_free_port(), str(tmp_path)),
+        args=(free_port(), str(tmp_path)),
         nprocs=2,
         start_method='fork')
     ranks = [torch.load(tmp_path / f'rank{r}.pth') for r in range(2)]

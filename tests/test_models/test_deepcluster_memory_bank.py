@@ -1,6 +1,5 @@
 """DeepCluster-v2's memory bank: writes by sample id, sync, gather, load."""
 import os
-import socket
 from pathlib import Path
 
 import pytest
@@ -9,6 +8,7 @@ import torch.distributed as torch_dist
 import torch.multiprocessing as mp
 
 from hexa_mm.models.utils import MemoryBank
+from hexa_mm.testing import free_port
 from hexa_mm.utils import ConfigError
 
 
@@ -91,17 +91,6 @@ def test_gather_and_load_round_trip() -> None:
         MemoryBank(num_samples=7, num_crops=2, feat_dim=3).load(state)
 
 
-def _free_port() -> int:
-    """A TCP port that was free a moment ago.
-
-    Returns:
-        int: The port.
-    """
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
 def _worker(rank: int, port: int, out_dir: str) -> None:
     """Write overlapping samples on two ranks; sync, gather and load.
 
@@ -134,7 +123,7 @@ def test_two_processes_keep_each_sample_once(tmp_path: Path) -> None:
     # fork: the children inherit the imports (spawn would redo them)
     mp.start_processes(
         _worker,
-        args=(_free_port(), str(tmp_path)),
+        args=(free_port(), str(tmp_path)),
         nprocs=2,
         start_method='fork')
     ranks = [torch.load(tmp_path / f'rank{r}.pth') for r in range(2)]

@@ -1,6 +1,5 @@
 """DeepCluster-v2 against its definition (arXiv 2006.09882, the reference
 ``main_deepclusterv2.py``)."""
-from typing import List
 
 import pytest
 import torch
@@ -10,75 +9,32 @@ from torch import nn
 
 from hexa_mm import register_all_modules
 from hexa_mm.models.utils import PseudoLabels
+from hexa_mm.testing import deepcluster_cfg, samples, tiny_deepcluster
+from hexa_mm.testing.tiny_models import FEAT_DIM, PROTOTYPES
 from hexa_mm.registry import MODELS
 from hexa_mm.utils import ConfigError
 
 register_all_modules()
 
-PROTOTYPES = (5, 3, 4)
-FEAT_DIM = 8
 TEMPERATURE = 0.1
 
 
-def tiny_deepcluster(**kwargs) -> nn.Module:
-    """A DeepClusterV2 with a ResNet-18 and a small neck."""
+def unclustered(**overrides) -> nn.Module:
+    """A tiny DeepClusterV2 before its first clustering (no bank, no
+    assignments)."""
     torch.manual_seed(0)
-    cfg = dict(
-        type='DeepClusterV2',
-        num_prototypes=PROTOTYPES,
-        feat_dim=FEAT_DIM,
-        temperature=TEMPERATURE,
-        backbone=dict(type='ResNet', depth=18),
-        neck=dict(
-            type='NonLinearNeck',
-            in_channels=512,
-            hid_channels=16,
-            out_channels=FEAT_DIM,
-            with_bias=True,
-            with_last_bn=False,
-            with_last_bias=True,
-            norm_cfg=dict(type='BN1d')))
-    cfg.update(kwargs)
-    return MODELS.build(cfg)
+    return MODELS.build(deepcluster_cfg(**overrides))
 
 
-def samples(ids: List[int]) -> List[DataSample]:
-    """Data samples carrying ``sample_idx``.
-
-    Args:
-        ids (list[int]): The sample ids.
-
-    Returns:
-        list[DataSample]: One per id.
-    """
-    return [DataSample(metainfo=dict(sample_idx=i)) for i in ids]
-
-
-def clustered(model: nn.Module, num_samples: int = 10) -> tuple:
-    """Give a model random clusters and an empty bank.
-
-    Args:
-        model (nn.Module): A DeepClusterV2.
-        num_samples (int): Size of the data set.
-
-    Returns:
-        tuple: The centroids (list) and assignments (H, num_samples).
-    """
-    gen = torch.Generator().manual_seed(1)
-    centroids = [
-        F.normalize(torch.randn(k, FEAT_DIM, generator=gen), dim=1)
-        for k in PROTOTYPES
-    ]
-    assignments = torch.stack(
-        [torch.randint(k, (num_samples, ), generator=gen) for k in PROTOTYPES])
-    model.init_memory_bank(num_samples)
-    model.set_clusters(centroids, assignments)
-    return centroids, assignments
+def clusters(model: nn.Module) -> tuple:
+    """The centroids (one tensor per set) and assignments a model holds."""
+    return [c.clone() for c in model.prototypes.split(PROTOTYPES)], \
+        model.assignments.clone()
 
 
 def test_loss_follows_the_definition() -> None:
     model = tiny_deepcluster()
-    centroids, assignments = clustered(model)
+    centroids, assignments = clusters(model)
     # eval mode: batch norm does not depend on how views are batched
     model.eval()
     ids = [7, 2, 9, 0]
@@ -111,7 +67,7 @@ def test_loss_follows_the_definition() -> None:
 
 def test_prototypes_are_a_buffer_never_trained() -> None:
     model = tiny_deepcluster()
-    centroids, _ = clustered(model)
+    centroids, _ = clusters(model)
     assert 'prototypes' not in dict(model.named_parameters())
     assert 'prototypes' in model.state_dict()
     views = [torch.randn(4, 3, 32, 32) for _ in range(2)]
@@ -122,7 +78,7 @@ def test_prototypes_are_a_buffer_never_trained() -> None:
 
 def test_pseudo_labels_and_label_space() -> None:
     model = tiny_deepcluster()
-    _, assignments = clustered(model)
+    _, assignments = clusters(model)
     views = [torch.randn(3, 3, 32, 32) for _ in range(2)]
     labels = model.pseudo_labels(views, samples([4, 0, 6]))
     assert labels.probs.shape == (3, sum(PROTOTYPES))
@@ -145,7 +101,7 @@ def test_pseudo_labels_and_label_space() -> None:
 
 
 def test_views_multi_crop() -> None:
-    model = tiny_deepcluster(assign_crops=[1, 0])
+    model = unclustered(assign_crops=[1, 0])
     views = [torch.full((1, ), float(i)) for i in range(5)]
     assert [int(v) for v in model.source_views(views)] == [1, 0]
     assert [int(v) for v in model.extra_views(views)] == [2, 3, 4]
@@ -153,19 +109,19 @@ def test_views_multi_crop() -> None:
 
 def test_clear_errors() -> None:
     with pytest.raises(ConfigError, match='assign_crops'):
-        tiny_deepcluster(assign_crops=[0, 0])
+        unclustered(assign_crops=[0, 0])
     with pytest.raises(ConfigError, match='num_prototypes'):
-        tiny_deepcluster(num_prototypes=[3, 0])
+        unclustered(num_prototypes=[3, 0])
     with pytest.raises(ConfigError, match='temperature'):
-        tiny_deepcluster(temperature=0)
-    model = tiny_deepcluster()
+        unclustered(temperature=0)
+    model = unclustered()
     views = [torch.randn(2, 3, 32, 32) for _ in range(2)]
     with pytest.raises(ConfigError, match='DeepClusterHook'):
         model.loss(views, samples([0, 1]))
     with pytest.raises(ConfigError, match='at most one cluster per sample'):
         model.check_train_setup(64, 4)
     model.check_train_setup(64, 5)
-    clustered(model)
+    model = tiny_deepcluster()
     with pytest.raises(ConfigError, match='sample_idx'):
         model.loss(views, [DataSample(), DataSample()])
     with pytest.raises(ConfigError, match='gives 1 views'):
@@ -184,7 +140,6 @@ def test_hard_examples_see_only_the_interface() -> None:
     # the hard-example path: classify over the same label space and the
     # per-set loss; targets come from pseudo_labels alone
     model = tiny_deepcluster()
-    clustered(model)
     labels = model.pseudo_labels([], samples([1, 2]))
     assert isinstance(labels, PseudoLabels)
     embedding = F.normalize(torch.randn(2, FEAT_DIM), dim=1)

@@ -7,62 +7,21 @@ from typing import List
 
 import pytest
 import torch
-import torch.nn.functional as F
 from mmengine.config import Config
-from mmpretrain.structures import DataSample
 
 from hexa_mm import register_all_modules
 from hexa_mm.registry import MODELS, RUNNERS
+from hexa_mm.testing import deepcluster_cfg, samples, tiny_deepcluster
+from hexa_mm.testing.tiny_models import PROTOTYPES
 
 register_all_modules()
 
 REPO = Path(__file__).resolve().parents[2]
-PROTOTYPES = (5, 3, 4)
-FEAT_DIM = 8
 NUM_SAMPLES = 24
 GENERATORS = [
     dict(type='CutMixHardExample'),
     dict(type='AdversarialHardExample')
 ]
-MODEL = dict(
-    type='DeepClusterV2',
-    num_prototypes=PROTOTYPES,
-    feat_dim=FEAT_DIM,
-    temperature=0.1,
-    data_preprocessor=dict(
-        type='SelfSupDataPreprocessor', mean=[78.85] * 3, std=[88.94] * 3),
-    backbone=dict(type='ResNet', depth=18),
-    neck=dict(
-        type='NonLinearNeck',
-        in_channels=512,
-        hid_channels=16,
-        out_channels=FEAT_DIM,
-        with_bias=True,
-        with_last_bn=False,
-        with_last_bias=True,
-        norm_cfg=dict(type='BN1d')))
-
-
-def tiny(hard_examples=None, **overrides) -> torch.nn.Module:
-    """A tiny DeepClusterV2 with random clusters of 10 samples."""
-    torch.manual_seed(0)
-    model = MODELS.build(
-        dict(MODEL, hard_examples=hard_examples or [], **overrides))
-    gen = torch.Generator().manual_seed(1)
-    model.init_memory_bank(10)
-    model.set_clusters([
-        F.normalize(torch.randn(k, FEAT_DIM, generator=gen), dim=1)
-        for k in PROTOTYPES
-    ],
-                       torch.stack([
-                           torch.randint(k, (10, ), generator=gen)
-                           for k in PROTOTYPES
-                       ]))
-    return model
-
-
-def samples(ids: List[int]) -> List[DataSample]:
-    return [DataSample(metainfo=dict(sample_idx=i)) for i in ids]
 
 
 def views(seed: int = 0) -> List[torch.Tensor]:
@@ -73,8 +32,8 @@ def views(seed: int = 0) -> List[torch.Tensor]:
 
 
 def test_clean_term_and_bank_are_deepcluster_v2s() -> None:
-    plain = tiny().double()
-    hexa = tiny(copy.deepcopy(GENERATORS)).double()
+    plain = tiny_deepcluster().double()
+    hexa = tiny_deepcluster(hard_examples=copy.deepcopy(GENERATORS)).double()
     batch = [v.double() for v in views()]
     ids = [7, 2, 9, 0]
     a = plain.loss(batch, samples(ids))
@@ -100,7 +59,7 @@ def test_clean_term_and_bank_are_deepcluster_v2s() -> None:
 
 
 def test_hard_views_of_the_assignment_crops_with_their_targets() -> None:
-    model = tiny(copy.deepcopy(GENERATORS))
+    model = tiny_deepcluster(hard_examples=copy.deepcopy(GENERATORS))
     batch = views()
     labels = model.view_labels(batch, samples([1, 2, 3, 4]))
     _, clean = model.clean_pass(batch, labels, with_grads=True)
@@ -148,8 +107,7 @@ PIPELINE = [
 def runner_cfg(work_dir: Path, **overrides) -> dict:
     """2 epochs of a tiny HEXA_DCluster (attack with AdvProp norms: state
     in the generator) on a few digits, checkpoint every epoch."""
-    model = dict(
-        MODEL,
+    model = deepcluster_cfg(
         num_prototypes=[4, 3],
         hard_examples=[dict(type='AdversarialHardExample', aux_norm=True)])
     cfg = dict(

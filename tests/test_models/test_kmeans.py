@@ -1,6 +1,5 @@
 """Spherical k-means: against a plain re-statement, split over processes."""
 import os
-import socket
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ import torch.nn.functional as F
 
 from hexa_mm.models.utils import assignment_table, spherical_kmeans
 from hexa_mm.models.utils.kmeans import CPU_BLOCK, MIN_BLOCKS, ChunkArgmax
+from hexa_mm.testing import free_port
 from hexa_mm.utils import ConfigError
 
 
@@ -165,17 +165,6 @@ def test_clear_errors() -> None:
         spherical_kmeans(x[0], 2)
 
 
-def _free_port() -> int:
-    """A TCP port that was free a moment ago.
-
-    Returns:
-        int: The port.
-    """
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
 def _worker(rank: int, port: int, out_dir: str) -> None:
     """Cluster this rank's share of the bank and save what it got.
 
@@ -206,7 +195,7 @@ def test_two_processes_equal_one(tmp_path: Path) -> None:
     # fork: the children inherit the imports (spawn would redo them)
     mp.start_processes(
         _worker,
-        args=(_free_port(), str(tmp_path)),
+        args=(free_port(), str(tmp_path)),
         nprocs=2,
         start_method='fork')
     single = spherical_kmeans(blobs(num=301, seed=4), 9, seed=11)

@@ -17,59 +17,26 @@ from typing import List, Tuple
 
 import torch
 import torch.nn.functional as F
-from mmpretrain.structures import DataSample
 from torch import nn
 
 from hexa_mm import register_all_modules
 from hexa_mm.models import (AdversarialHardExample, BaseHardExample,
                             PseudoLabels)
 from hexa_mm.registry import MODELS
+from hexa_mm.testing import samples, tiny_deepcluster
+from hexa_mm.testing.tiny_models import (DIGITS_MEAN, DIGITS_STD, FEAT_DIM,
+                                         PROTOTYPES)
 
 register_all_modules()
 
-PROTOTYPES = (5, 3, 4)
-FEAT_DIM = 8
 TEMPERATURE = 0.1
 NUM = 4
-MEAN, STD = 78.85, 88.94
+MEAN, STD = DIGITS_MEAN, DIGITS_STD
 
 
 def tiny(hard_examples=None) -> nn.Module:
-    """A float64 DeepClusterV2 (ResNet-18, Linear-BN-ReLU-Linear head) with
-    random clusters of 10 samples."""
-    torch.manual_seed(0)
-    model = MODELS.build(
-        dict(
-            type='DeepClusterV2',
-            num_prototypes=PROTOTYPES,
-            feat_dim=FEAT_DIM,
-            temperature=TEMPERATURE,
-            data_preprocessor=dict(
-                type='SelfSupDataPreprocessor', mean=[MEAN] * 3,
-                std=[STD] * 3),
-            backbone=dict(type='ResNet', depth=18),
-            neck=dict(
-                type='NonLinearNeck',
-                in_channels=512,
-                hid_channels=16,
-                out_channels=FEAT_DIM,
-                with_bias=True,
-                with_last_bn=False,
-                with_last_bias=True,
-                norm_cfg=dict(type='BN1d')),
-            hard_examples=hard_examples or [])).double()
-    gen = torch.Generator().manual_seed(1)
-    model.init_memory_bank(10)
-    model.set_clusters([
-        F.normalize(torch.randn(k, FEAT_DIM, generator=gen), dim=1)
-        for k in PROTOTYPES
-    ], torch.stack([torch.randint(k, (10, ), generator=gen)
-                    for k in PROTOTYPES]))
-    return model
-
-
-def samples(ids: List[int]) -> List[DataSample]:
-    return [DataSample(metainfo=dict(sample_idx=i)) for i in ids]
+    """:func:`hexa_mm.testing.tiny_deepcluster` in float64."""
+    return tiny_deepcluster(hard_examples=hard_examples or []).double()
 
 
 def crops(sizes=(32, 32, 16, 16), seed: int = 0) -> List[torch.Tensor]:

@@ -2,7 +2,6 @@
 without CUDA) and the DeepCluster-v2 overhead benchmark."""
 import os
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +9,8 @@ from typing import Dict
 
 import pytest
 import torch
+
+from hexa_mm.testing import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,17 +46,6 @@ def env(**extra: str) -> dict:
         CUDA_VISIBLE_DEVICES='',
         PYTHONPATH=str(ROOT),
         **extra)
-
-
-def free_port() -> int:
-    """A TCP port that was free a moment ago.
-
-    Returns:
-        int: The port.
-    """
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 def test_gpu_wheels_are_the_tested_versions() -> None:

@@ -1,11 +1,12 @@
 """tools/dist_train.sh with 2 CPU processes, resume, and CLI errors."""
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import torch
+
+from hexa_mm.testing import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DIGITS = ROOT / 'configs/mocov2/mocov2_resnet18_2xb64-coslr-30e_digits.py'
@@ -21,12 +22,6 @@ TINY = [
 
 class Foreign:
     """A class no allow-list knows."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def env() -> dict:
