@@ -1,6 +1,8 @@
 """Errors a user can fix; the tools print them on one line."""
+import functools
 import re
-from typing import Optional
+import sys
+from typing import Callable, Optional
 
 
 class ConfigError(ValueError):
@@ -53,3 +55,34 @@ def user_error(err: BaseException) -> Optional[str]:
     else:
         return None
     return ' '.join(message.split())
+
+
+def tool_main(main: Callable[..., Optional[int]]) -> Callable[..., int]:
+    """Make a tool's ``main`` end a user error with one line.
+
+    An error :func:`user_error` recognises is printed as ``error: ...`` on
+    stderr and the decorated ``main`` returns 2; any other error is a bug
+    and propagates with its traceback. Tools call
+    ``sys.exit(main())``.
+
+    Args:
+        main (Callable): The tool's main function; it returns an exit
+            status or None (0).
+
+    Returns:
+        Callable: ``main``, returning 0, its own status, or 2.
+    """
+
+    @functools.wraps(main)
+    def wrapper(*args, **kwargs) -> int:
+        try:
+            status = main(*args, **kwargs)
+        except Exception as err:  # a user error, or a bug to re-raise
+            message = user_error(err)
+            if message is None:
+                raise
+            print(f'error: {message}', file=sys.stderr)
+            return 2
+        return 0 if status is None else status
+
+    return wrapper

@@ -34,7 +34,7 @@ from typing import Dict, List, Optional, Tuple
 from mmpretrain.datasets import ImageNet
 from mmpretrain.datasets.custom import find_folders, get_samples
 
-from hexa_mm.utils import ConfigError
+from hexa_mm.utils import ConfigError, tool_main
 from hexa_mm.utils.atomic import atomic_path
 
 __all__ = [
@@ -206,27 +206,25 @@ def write_ann_file(subset: Subset, out: str) -> None:
         f.writelines(f'{path} {label}\n' for path, label in subset)
 
 
+@tool_main
 def main() -> int:
     """Make the subset and write it.
 
     Returns:
-        int: The exit status: 0, or 2 for a bad input.
+        int: The exit status: 0 (a bad input: 2, see
+        :func:`hexa_mm.utils.tool_main`).
     """
     args = parse_args()
-    try:
-        if osp.exists(args.out) and not args.force:
-            raise ConfigError(f'{args.out} exists: pass --force to overwrite '
-                              'it, or choose another OUT')
-        classes = scan_classes(args.root)
-        if args.from_list:
-            subset = subset_from_list(classes, args.from_list)
-        else:
-            subset = balanced_subset(classes, args.seed, args.fraction,
-                                     args.per_class)
-        write_ann_file(subset, args.out)
-    except ConfigError as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 2
+    if osp.exists(args.out) and not args.force:
+        raise ConfigError(f'{args.out} exists: pass --force to overwrite '
+                          'it, or choose another OUT')
+    classes = scan_classes(args.root)
+    if args.from_list:
+        subset = subset_from_list(classes, args.from_list)
+    else:
+        subset = balanced_subset(classes, args.seed, args.fraction,
+                                 args.per_class)
+    write_ann_file(subset, args.out)
     per_class = [0] * len(classes)
     for _, label in subset:
         per_class[label] += 1

@@ -17,7 +17,7 @@ import sys
 from typing import List, Optional
 
 from hexa_mm.testing.tiny_downstream import make_tiny_downstream_data
-from hexa_mm.utils import ConfigError
+from hexa_mm.utils import ConfigError, tool_main
 
 __all__ = ['parse_args', 'main']
 
@@ -35,14 +35,16 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         description='Write tiny synthetic VOC / COCO / Cityscapes sets')
     parser.add_argument('out_dir', help='folder to write into')
     parser.add_argument('--seed', type=int, default=0, help='random seed')
-    parser.add_argument('--num-train',
-                        type=int,
-                        default=12,
-                        help='images of each training split')
-    parser.add_argument('--num-val',
-                        type=int,
-                        default=8,
-                        help='images of each validation / test split')
+    parser.add_argument(
+        '--num-train',
+        type=int,
+        default=12,
+        help='images of each training split')
+    parser.add_argument(
+        '--num-val',
+        type=int,
+        default=8,
+        help='images of each validation / test split')
     parser.add_argument(
         '--force',
         action='store_true',
@@ -51,6 +53,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+@tool_main
 def main(argv: Optional[List[str]] = None) -> int:
     """Check OUT_DIR, write the data and say what was written.
 
@@ -58,23 +61,19 @@ def main(argv: Optional[List[str]] = None) -> int:
         argv (list[str], optional): The arguments; ``sys.argv[1:]`` if None.
 
     Returns:
-        int: The exit status: 0, or 2 for a bad input.
+        int: The exit status: 0 (a bad input: 2, see
+        :func:`hexa_mm.utils.tool_main`).
     """
     args = parse_args(argv)
-    try:
-        if osp.exists(args.out_dir) and not osp.isdir(args.out_dir):
-            raise ConfigError(f'OUT_DIR {args.out_dir} is a file: choose a '
-                              'folder')
-        if osp.isdir(args.out_dir) and os.listdir(
-                args.out_dir) and not args.force:
-            raise ConfigError(
-                f'OUT_DIR {args.out_dir} is not empty: pass --force to write '
-                'into it, or choose an empty folder')
-        roots = make_tiny_downstream_data(args.out_dir, args.seed,
-                                          args.num_train, args.num_val)
-    except ConfigError as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 2
+    if osp.exists(args.out_dir) and not osp.isdir(args.out_dir):
+        raise ConfigError(f'OUT_DIR {args.out_dir} is a file: choose a '
+                          'folder')
+    if osp.isdir(args.out_dir) and os.listdir(args.out_dir) and not args.force:
+        raise ConfigError(
+            f'OUT_DIR {args.out_dir} is not empty: pass --force to write '
+            'into it, or choose an empty folder')
+    roots = make_tiny_downstream_data(args.out_dir, args.seed, args.num_train,
+                                      args.num_val)
     train, val = args.num_train, args.num_val
     print(f'wrote tiny downstream data (seed {args.seed}) to {args.out_dir}:')
     print(f'  {roots["voc"]}: VOC2007 trainval {train} / test {val}, '

@@ -21,8 +21,8 @@ import torch
 
 from hexa_mm.engine.checkpoint import load_weights_only
 from hexa_mm.engine.pretrained import (extract_backbone_state_dict,
-                                      save_state_dict)
-from hexa_mm.utils import ConfigError
+                                       save_state_dict)
+from hexa_mm.utils import ConfigError, tool_main
 
 __all__ = ['summarise', 'main']
 
@@ -86,25 +86,23 @@ def summarise(checkpoint: dict, backbone: Dict[str, torch.Tensor],
     return lines
 
 
+@tool_main
 def main() -> int:
     """Extract, save and summarise.
 
     Returns:
-        int: The exit status: 0, or 2 for a bad input.
+        int: The exit status: 0 (a bad input: 2, see
+        :func:`hexa_mm.utils.tool_main`).
     """
     args = parse_args()
-    try:
-        if osp.isdir(args.out):
-            raise ConfigError(f'OUT {args.out} is a folder: give a file name')
-        if osp.exists(args.out) and not args.force:
-            raise ConfigError(f'{args.out} exists: pass --force to overwrite '
-                              'it, or choose another OUT')
-        checkpoint = load_weights_only(args.checkpoint)
-        backbone = extract_backbone_state_dict(checkpoint, args.prefix)
-        save_state_dict(backbone, args.out)
-    except ConfigError as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 2
+    if osp.isdir(args.out):
+        raise ConfigError(f'OUT {args.out} is a folder: give a file name')
+    if osp.exists(args.out) and not args.force:
+        raise ConfigError(f'{args.out} exists: pass --force to overwrite '
+                          'it, or choose another OUT')
+    checkpoint = load_weights_only(args.checkpoint)
+    backbone = extract_backbone_state_dict(checkpoint, args.prefix)
+    save_state_dict(backbone, args.out)
     for line in summarise(checkpoint, backbone, args.prefix):
         print(line)
     print(f'wrote {args.out}')

@@ -34,7 +34,7 @@ from hexa_mm.engine.checkpoint import load_model_weights  # noqa: E402
 from hexa_mm.models import (  # noqa: E402
     AdversarialHardExample, BankClustering, CutMixHardExample)
 from hexa_mm.registry import DATASETS, MODELS  # noqa: E402
-from hexa_mm.utils import ConfigError  # noqa: E402
+from hexa_mm.utils import ConfigError, tool_main  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -159,6 +159,7 @@ def draw(rows: List[dict], eps: float, title: str, out: str) -> None:
     plt.close(fig)
 
 
+@tool_main
 def main() -> int:
     """Make the hard examples and write the figure.
 
@@ -171,39 +172,35 @@ def main() -> int:
         cfg.merge_from_dict(args.cfg_options)
     register_all_modules()
     MMLogger.get_instance('vis_hard_examples', log_level='WARNING')
-    try:
-        if args.num < 1 or args.batch < max(2, args.num):
-            raise ConfigError(f'--num {args.num} must be >= 1 and --batch '
-                              f'{args.batch} >= max(2, --num).')
-        torch.manual_seed(args.seed)
-        np.random.seed(args.seed)
-        model = MODELS.build(cfg.model)
-        model.init_weights()
-        if args.checkpoint:
-            load_weights_and_clusters(model, args.checkpoint)
-        elif isinstance(model, BankClustering):
-            raise ConfigError(
-                f'{type(model).__name__} needs --checkpoint: its '
-                'pseudo-labels are the cluster assignments a DeepClusterHook '
-                'run saved.')
-        dataset = DATASETS.build(cfg.train_dataloader.dataset)
-        if len(dataset) < args.batch:
-            raise ConfigError(f'--batch {args.batch} is larger than the '
-                              f'data set ({len(dataset)} images).')
-        picks = np.random.permutation(len(dataset))[:args.batch]
-        data = model.data_preprocessor(
-            default_collate([dataset[int(i)] for i in picks]), True)
-        model.train()
-        inputs, samples = data['inputs'], data['data_samples']
-        adv, cutmix = find_generators(model)
-        labels = model.view_labels(inputs, samples)
-        clean = model.clean_pass(inputs, labels, adv.needs_clean_grads)[1]
-        source = clean.views[0]
-        adv_view = adv(model, clean, labels)[0][0]
-        mixed = cutmix.mix([source])
-    except (ConfigError, FileNotFoundError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 2
+    if args.num < 1 or args.batch < max(2, args.num):
+        raise ConfigError(f'--num {args.num} must be >= 1 and --batch '
+                          f'{args.batch} >= max(2, --num).')
+    torch.manual_seed(args.seed)
+    np.random.seed(args.seed)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    if args.checkpoint:
+        load_weights_and_clusters(model, args.checkpoint)
+    elif isinstance(model, BankClustering):
+        raise ConfigError(
+            f'{type(model).__name__} needs --checkpoint: its '
+            'pseudo-labels are the cluster assignments a DeepClusterHook '
+            'run saved.')
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    if len(dataset) < args.batch:
+        raise ConfigError(f'--batch {args.batch} is larger than the '
+                          f'data set ({len(dataset)} images).')
+    picks = np.random.permutation(len(dataset))[:args.batch]
+    data = model.data_preprocessor(
+        default_collate([dataset[int(i)] for i in picks]), True)
+    model.train()
+    inputs, samples = data['inputs'], data['data_samples']
+    adv, cutmix = find_generators(model)
+    labels = model.view_labels(inputs, samples)
+    clean = model.clean_pass(inputs, labels, adv.needs_clean_grads)[1]
+    source = clean.views[0]
+    adv_view = adv(model, clean, labels)[0][0]
+    mixed = cutmix.mix([source])
     mean, std = (t.to(source) for t in model.pixel_scale())
     rows = []
     for i in range(args.num):
