@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from hexa_mm import register_all_modules
 from hexa_mm.engine.hooks import DeepClusterHook
+from hexa_mm.engine.schedule import set_max_epochs
 from hexa_mm.evaluation import extract_features, knn_accuracy
 from hexa_mm.models import BankClustering
 from hexa_mm.models.utils import spherical_kmeans
@@ -417,11 +418,9 @@ def test_digits_knn_rises_above_random_init(tmp_path: Path) -> None:
         'model.neck.hid_channels': 128,
         'train_dataloader.dataset.indices': 704,
         'optim_wrapper.optimizer.lr': 0.015,
-        'train_cfg.max_epochs': 8,
-        'param_scheduler.0.T_max': 8,
-        'param_scheduler.0.end': 8,
         'default_hooks.logger.interval': 50,
     })
+    set_max_epochs(cfg, 8)
     cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     runner = RUNNERS.build(cfg)
     initial = _digits_knn(runner.model)
