@@ -10,10 +10,10 @@ from mmengine.runner import Runner
 
 from hexa_mm import register_all_modules
 from hexa_mm.engine.checkpoint import load_weights_only
+from hexa_mm.engine.pretrained import check_init_checkpoints
 from hexa_mm.registry import RUNNERS
 from hexa_mm.utils import ConfigError, user_error
 from hexa_mm.utils.dataset_files import check_dataset_files
-from hexa_mm.utils.pretrained import check_init_checkpoints
 from hexa_mm.utils.runner_args import (add_runner_args, apply_runner_args,
                                        parse_runner_args)
 

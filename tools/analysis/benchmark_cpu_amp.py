@@ -19,9 +19,9 @@ import time
 import torch
 from mmengine.optim import OptimWrapper
 
+from hexa_mm import register_all_modules
 from hexa_mm.engine import CPUAmpOptimWrapper
 from hexa_mm.registry import MODELS
-from hexa_mm.utils import register_all_modules
 
 
 def step(model: torch.nn.Module, wrapper: OptimWrapper, views: list) -> float:
