@@ -1,6 +1,5 @@
 """Fixtures shared by the test suite."""
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from hexa_mm import register_all_modules
 from hexa_mm.engine.pretrained import extract_backbone_state_dict
 from hexa_mm.registry import MODELS
+from hexa_mm.testing import free_port
 from hexa_mm.testing.tiny_downstream import make_tiny_downstream_data
 
 
@@ -36,16 +36,6 @@ TINY = ('train_dataloader.batch_size=8', 'train_dataloader.dataset.indices=32',
         'default_hooks.logger.interval=1',
         'default_hooks.checkpoint.interval=1')
 
-
-def free_port() -> int:
-    """A TCP port that was free a moment ago.
-
-    Returns:
-        int: The port.
-    """
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope='session')

@@ -28,6 +28,7 @@ from mmengine.runner import CheckpointLoader
 
 from hexa_mm import register_all_modules
 from hexa_mm.registry import MODELS
+from hexa_mm.testing import free_port
 from hexa_mm.utils import CheckpointError
 
 pytestmark = pytest.mark.integration
@@ -68,11 +69,6 @@ RUN_SPECIFIC = re.compile(
     r'|^/message_hub/runtime_info/(cfg|experiment_name|last_ckpt)$'
     r'|^/message_hub/log_scalars/\w+/(data_)?time/')
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def run_env() -> dict:

@@ -7,7 +7,6 @@ this file is the worker of :func:`test_distributed_training_on_cpu`.
 """
 import os
 import os.path as osp
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +26,7 @@ from torch.utils.data import Dataset
 from hexa_mm.engine import CPUAmpOptimWrapper
 from hexa_mm.engine.runner import HexaRunner
 from hexa_mm.registry import DATASETS, MODELS, RUNNERS
+from hexa_mm.testing import free_port
 from hexa_mm.utils.errors import CheckpointError, ConfigError
 
 ITERS_PER_EPOCH = 4  # 16 samples, batch 4, one process
@@ -253,16 +253,6 @@ def test_cpu_amp_wrapper_named_in_a_config_trains(tmp_path: Path) -> None:
     assert (tmp_path / 'bf16' / 'epoch_2.pth').is_file()
 
 
-def _free_port() -> int:
-    """A TCP port that was free a moment ago.
-
-    Returns:
-        int: The port.
-    """
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
 
 def _run_workers(launcher: str, out_dir: Path) -> str:
     """Train the toy config with 2 CPU processes started as ``launcher``
@@ -287,7 +277,7 @@ def _run_workers(launcher: str, out_dir: Path) -> str:
         commands = [[
             sys.executable, '-m', 'torch.distributed.run', '--nnodes=1',
             '--nproc_per_node=2', '--master_addr=127.0.0.1',
-            f'--master_port={_free_port()}', __file__,
+            f'--master_port={free_port()}', __file__,
             str(out_dir), launcher
         ]]
         envs = [env]
@@ -302,7 +292,7 @@ def _run_workers(launcher: str, out_dir: Path) -> str:
                 SLURM_LOCALID=str(rank),
                 SLURM_NTASKS='2',
                 SLURM_NODELIST='localhost',
-                MASTER_PORT=str(_free_port())) for rank in range(2)
+                MASTER_PORT=str(free_port())) for rank in range(2)
         ]
         envs[1]['MASTER_PORT'] = envs[0]['MASTER_PORT']
     procs = [

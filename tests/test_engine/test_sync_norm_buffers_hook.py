@@ -1,6 +1,5 @@
 """Tests of SyncNormBuffersHook with two gloo processes."""
 import os
-import socket
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -10,6 +9,7 @@ import torch.multiprocessing as mp
 from torch import nn
 
 from hexa_mm.engine.hooks import SyncNormBuffersHook
+from hexa_mm.testing import free_port
 
 
 class Model(nn.Module):
@@ -53,10 +53,7 @@ def _worker(rank: int, port: int, out: str) -> None:
 
 
 def test_statistics_averaged_other_buffers_untouched(tmp_path: Path) -> None:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        port = sock.getsockname()[1]
-    mp.spawn(_worker, args=(port, str(tmp_path)), nprocs=2)
+    mp.spawn(_worker, args=(free_port(), str(tmp_path)), nprocs=2)
     ranks = [torch.load(tmp_path / f'rank{r}.pth') for r in range(2)]
     for rank, saved in enumerate(ranks):
         state = saved['after_iter']
