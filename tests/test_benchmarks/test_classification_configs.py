@@ -256,6 +256,7 @@ def test_digits_semi_supervised_subset() -> None:
     assert images(other) != images(subset)
 
 
+@pytest.mark.integration
 def test_digits_linear_through_the_launcher(backbones, tmp_path) -> None:
     path, expected = backbones['resnet18']
     env = dict(os.environ, OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='')
@@ -278,8 +279,7 @@ def test_digits_linear_through_the_launcher(backbones, tmp_path) -> None:
     assert proc.returncode == 0, log[-3000:]
     assert f'load {len(expected)} tensors from {path}' in log
     assert 'Epoch(train) [1][4/4]' in log
-    [accuracy] = re.findall(r'accuracy/top1: ([\d.]+)', log)
-    assert 0 <= float(accuracy) <= 100
+    assert len(re.findall(r'accuracy/top1: [\d.]+', log)) == 1
     # the lr suits these features: the loss stays near ln(10) = 2.3 instead
     # of jumping to hundreds after the first steps (ImageNet's lr 30)
     losses = [float(x) for x in re.findall(r' loss: ([\d.e+]+)', log)]

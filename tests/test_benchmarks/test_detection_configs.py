@@ -40,11 +40,6 @@ RGB_STD = [58.395, 57.12, 57.375]
 # the tiny configs' data: the generated set, the config paths set to its
 # root (a ConcatDataset's members each have theirs), the metric printed
 TINY_DATA = {
-    TINY_VOC: ('voc', [
-        'train_dataloader.dataset.datasets.0.data_root',
-        'train_dataloader.dataset.datasets.1.data_root',
-        'val_dataloader.dataset.data_root', 'test_dataloader.dataset.data_root'
-    ], ['pascal_voc/mAP', 'pascal_voc/AP50', 'pascal_voc/AP75']),
     TINY_COCO_C4: ('coco', [
         'train_dataloader.dataset.data_root',
         'val_dataloader.dataset.data_root', 'test_dataloader.dataset.data_root'
@@ -258,7 +253,10 @@ def test_tiny_variant_keeps_the_benchmark(tiny: Path) -> None:
     assert cfg.train_dataloader.num_workers == 0
 
 
-@pytest.mark.parametrize('tiny', list(TINY), ids=lambda p: p.stem)
+# VOC07+12 trains in test_end_to_end.py (through dist_train.sh, from a
+# pre-training checkpoint); a tiny run is a ResNet-50 run, trained once
+@pytest.mark.integration
+@pytest.mark.parametrize('tiny', list(TINY_DATA), ids=lambda p: p.stem)
 def test_tiny_variant_trains_and_evaluates(tiny: Path,
                                            mocov2_r50_backbone_file: Path,
                                            tiny_downstream_data: dict,
@@ -297,5 +295,6 @@ def test_tiny_variant_trains_and_evaluates(tiny: Path,
     assert re.search(r'\(train\) (\[1\])?\[4/4\]', log), log[-3000:]
     for metric in metrics:
         found = re.search(rf'\(val\) .*{metric}: ([\d.]+)', log)
+        # (the metrics score a perfect prediction perfectly and a wrong one
+        # less: test_tiny_downstream_data.py)
         assert found is not None, f'{metric} not in the log: {log[-3000:]}'
-        assert 0 <= float(found.group(1)) <= 1

@@ -43,11 +43,6 @@ PROTOCOL = {
 # the tiny configs' data: the generated set, the folder in it, the dataset
 # configs whose data_root the test sets
 TINY_DATA = {
-    TINY_VOC: ('voc', 'VOC2012', [
-        'train_dataloader.dataset.datasets.0',
-        'train_dataloader.dataset.datasets.1', 'val_dataloader.dataset',
-        'test_dataloader.dataset'
-    ]),
     TINY_CITYSCAPES: ('cityscapes', '', [
         'train_dataloader.dataset', 'val_dataloader.dataset',
         'test_dataloader.dataset'
@@ -214,6 +209,9 @@ def test_tiny_variant_keeps_the_benchmark(tiny: Path, real: Path) -> None:
     assert cfg.train_dataloader.batch_size == 2
 
 
+# VOC12aug trains in test_end_to_end.py (through dist_train.sh, from a
+# pre-training checkpoint); a tiny run is a ResNet-50 run, trained once
+@pytest.mark.integration
 @pytest.mark.parametrize('tiny', list(TINY_DATA), ids=lambda p: p.stem)
 def test_tiny_variant_trains_and_evaluates(tiny: Path,
                                            mocov2_r50_backbone_file: Path,
@@ -241,5 +239,6 @@ def test_tiny_variant_trains_and_evaluates(tiny: Path,
     assert f'load model from: {mocov2_r50_backbone_file}' in log
     assert 'Iter(train) [4/4]' in log
     miou = re.search(r'Iter\(val\) \[\d+/\d+\].*mIoU: ([\d.]+)', log)
+    # (mIoU scores a perfect prediction 100 and a wrong one less:
+    # test_tiny_downstream_data.py)
     assert miou is not None, log[-3000:]
-    assert 0 <= float(miou.group(1)) <= 100
