@@ -1,7 +1,6 @@
 """HEXA_MoCo: MoCo-v2 with CutMix and adversarial query views."""
 import copy
 import glob
-import os.path as osp
 import runpy
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ import torch
 from mmengine.config import Config
 
 from hexa_mm import register_all_modules
-from hexa_mm.registry import MODELS, RUNNERS
+from hexa_mm.registry import MODELS
 from hexa_mm.utils import ConfigError
 
 register_all_modules()
@@ -183,76 +182,6 @@ def test_configs_build_hexa_moco(path: str) -> None:
     adv = model.hard_examples[1]
     assert adv.eps == adv.step_size == pytest.approx(2 / 255)
     assert adv.steps == 1 and not adv.random_start and not adv.aux_norm
-
-
-def _runner_cfg(work_dir: Path, max_epochs: int, **kwargs) -> dict:
-    """Tiny HEXA_MoCo (AdvProp norms: generator state) on 32 digits."""
-    view = [
-        dict(
-            type='RandomResizedCrop',
-            scale=16,
-            crop_ratio_range=(0.5, 1.),
-            backend='pillow')
-    ]
-    return dict(
-        runner_type='HexaRunner',
-        default_scope='hexa_mm',
-        work_dir=str(work_dir),
-        experiment_name=f'{work_dir.name}-{max_epochs}',
-        model=dict(
-            MODEL,
-            data_preprocessor=dict(
-                type='SelfSupDataPreprocessor',
-                mean=[78.85] * 3,
-                std=[88.94] * 3),
-            hard_examples=[
-                dict(type='CutMixHardExample'),
-                dict(type='AdversarialHardExample', aux_norm=True)
-            ]),
-        train_dataloader=dict(
-            dataset=dict(
-                type='Digits',
-                img_size=16,
-                indices=32,
-                pipeline=[
-                    dict(type='MultiView', num_views=2, transforms=[view]),
-                    dict(type='PackInputs')
-                ]),
-            sampler=dict(type='DefaultSampler', shuffle=True),
-            collate_fn=dict(type='default_collate'),
-            batch_size=8,
-            drop_last=True,
-            num_workers=0),
-        train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
-        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.03, momentum=0.9)),
-        default_hooks=dict(
-            checkpoint=dict(type='CheckpointHook', interval=1),
-            logger=dict(type='LoggerHook', interval=1)),
-        randomness=dict(seed=0),
-        **kwargs)
-
-
-def test_resume_with_generators(tmp_path: Path) -> None:
-    first = RUNNERS.build(_runner_cfg(tmp_path, max_epochs=1))
-    first.train()
-    checkpoint = osp.join(tmp_path, 'epoch_1.pth')
-    saved = torch.load(checkpoint)['state_dict']
-    assert any('aux_norms' in key for key in saved)
-
-    resumed = RUNNERS.build(
-        _runner_cfg(tmp_path, max_epochs=2, load_from=checkpoint, resume=True))
-    resumed.load_or_resume()
-    state = resumed.model.state_dict()
-    assert state.keys() == saved.keys()
-    for name, value in saved.items():
-        assert torch.equal(state[name], value), name
-    assert resumed.iter == 4
-    resumed.train()
-    assert resumed.iter == 8 and resumed.epoch == 2
-    scalars = resumed.message_hub.log_scalars
-    for name in ('loss_clean', 'loss_cutmix', 'loss_adv', 'cutmix_lam',
-                 'adv_rise'):
-        assert len(scalars[f'train/{name}'].data[0]) == 8, name
 
 
 def _run_tool(path: str, args: list, monkeypatch: pytest.MonkeyPatch,
