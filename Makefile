@@ -9,7 +9,7 @@ REQS := requirements/runtime.txt requirements/mminstall.txt \
         requirements/tests.txt requirements/pinned.txt setup.py
 PIP := $(PY) -m pip install -q --disable-pip-version-check -c requirements/pinned.txt
 
-.PHONY: install install-full demo test clean
+.PHONY: install install-full demo test test-unit test-integration clean
 
 install: $(STAMP)
 
@@ -38,8 +38,17 @@ $(FULL_STAMP): $(STAMP) tools/install_full_mmcv.sh
 demo: install
 	PYTHON=$(PY) bash tools/demo.sh
 
+# both tiers in one run (session fixtures shared): the unit tier, in
+# process (`make test-unit`, -m "not integration"), and the integration
+# tier: subprocess and multi-process trainings, mmdet / mmseg runs
 test: install-full
-	$(PY) -m pytest tests -q -p no:cacheprovider
+	$(PY) -m pytest tests -q -p no:cacheprovider --durations=20
+
+test-unit: install-full
+	$(PY) -m pytest tests -q -p no:cacheprovider -m "not integration"
+
+test-integration: install-full
+	$(PY) -m pytest tests -q -p no:cacheprovider -m integration
 
 clean:
 	rm -rf work_dirs/demo

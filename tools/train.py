@@ -2,6 +2,7 @@
 import argparse
 import difflib
 import inspect
+import os.path as osp
 import sys
 
 import torch
@@ -12,10 +13,14 @@ from hexa_mm import register_all_modules
 from hexa_mm.engine.checkpoint import load_weights_only
 from hexa_mm.engine.pretrained import check_init_checkpoints
 from hexa_mm.registry import RUNNERS
-from hexa_mm.utils import ConfigError, user_error
+from hexa_mm.utils import ConfigError, tool_main
 from hexa_mm.utils.dataset_files import check_dataset_files
-from hexa_mm.utils.runner_args import (add_runner_args, apply_runner_args,
-                                       parse_runner_args)
+
+# tools/runner_args.py, the options every runner-building tool shares (this
+# folder is on sys.path when the file runs as a script, not through runpy)
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from runner_args import (  # noqa: E402
+    add_runner_args, apply_runner_args, parse_runner_args)
 
 # top-level config keys mmengine's runner reads besides its arguments
 RUNNER_CFG_KEYS = {
@@ -127,6 +132,7 @@ def check_top_level_keys(cfg: Config, options: dict) -> None:
                 f'{top!r}{hint}: check its spelling')
 
 
+@tool_main
 def main() -> int:
     """Build the runner and train.
 
@@ -134,23 +140,16 @@ def main() -> int:
         int: The exit status.
     """
     args = parse_args()
-    try:
-        cfg = merge_args(load_config(args.config), args)
-        check_init_checkpoints(cfg)
-        register_all_modules(init_default_scope=False)
-        check_dataset_files(cfg)
-        if cfg.get('load_from') and '://' not in cfg.load_from:
-            # refuse a missing, corrupt or unsafe file before building
-            load_weights_only(cfg.load_from, mmap=True)
-        runner = RUNNERS.build(cfg) if 'runner_type' in cfg else \
-            Runner.from_cfg(cfg)
-        runner.train()
-    except Exception as err:
-        message = user_error(err)
-        if message is None:
-            raise
-        print(f'error: {message}', file=sys.stderr)
-        return 2
+    cfg = merge_args(load_config(args.config), args)
+    check_init_checkpoints(cfg)
+    register_all_modules(init_default_scope=False)
+    check_dataset_files(cfg)
+    if cfg.get('load_from') and '://' not in cfg.load_from:
+        # refuse a missing, corrupt or unsafe file before building
+        load_weights_only(cfg.load_from, mmap=True)
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else \
+        Runner.from_cfg(cfg)
+    runner.train()
     # on success only: gloo's threads may abort the interpreter's exit
     # without it, and after a failure it could wait on the others
     if torch.distributed.is_initialized():

@@ -19,11 +19,14 @@ from mmengine.config import Config
 from hexa_mm import register_all_modules
 from hexa_mm.engine import HexaRunner
 from hexa_mm.engine.pretrained import (check_pretrained_keys,
-                                      resolve_pretrained, set_pretrained)
-from hexa_mm.utils import ConfigError
+                                       resolve_pretrained, set_pretrained)
+from hexa_mm.utils import ConfigError, tool_main
 from hexa_mm.utils.dataset_files import check_dataset_files
-from hexa_mm.utils.runner_args import (add_runner_args, apply_runner_args,
-                                       parse_runner_args)
+
+# tools/runner_args.py, the options every runner-building tool shares
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from runner_args import (  # noqa: E402
+    add_runner_args, apply_runner_args, parse_runner_args)
 
 
 def parse_args() -> argparse.Namespace:
@@ -70,6 +73,7 @@ def build_config(args: argparse.Namespace) -> tuple:
     return cfg, notes
 
 
+@tool_main
 def main() -> int:
     """Fine-tune.
 
@@ -77,16 +81,12 @@ def main() -> int:
         int: The exit status.
     """
     args = parse_args()
-    try:
-        register_all_modules(init_default_scope=False)
-        cfg, notes = build_config(args)
-        runner = HexaRunner.from_cfg(cfg)
-        for note in notes:
-            runner.logger.info(note)
-        runner.train()
-    except (ConfigError, FileNotFoundError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 2
+    register_all_modules(init_default_scope=False)
+    cfg, notes = build_config(args)
+    runner = HexaRunner.from_cfg(cfg)
+    for note in notes:
+        runner.logger.info(note)
+    runner.train()
     # on success only: gloo's threads may abort the interpreter's exit
     # without it, and after a failure it could wait on the others
     if torch.distributed.is_initialized():

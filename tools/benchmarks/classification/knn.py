@@ -12,17 +12,21 @@ say otherwise; 200 and 0.07 if the config has no ``KNNAccuracy``. Runs under
 torchrun like ``tools/dist_train.sh``.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
 from hexa_mm import register_all_modules
 from hexa_mm.engine.checkpoint import load_weights_only
 from hexa_mm.registry import RUNNERS
-from hexa_mm.utils import ConfigError
+from hexa_mm.utils import ConfigError, tool_main
+
+# tools/runner_args.py, the options every runner-building tool shares
+sys.path.insert(0,
+                osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+from runner_args import add_runner_args, parse_runner_args  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -37,19 +41,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--k', type=int, help="neighbours (default: the config's)")
     parser.add_argument(
-        '--temperature', type=float, help="temperature (default: the "
+        '--temperature',
+        type=float,
+        help="temperature (default: the "
         "config's)")
-    parser.add_argument('--work-dir', help='where logs go')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction, help='overrides')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_runner_args(
+        parser,
+        'config overrides, e.g. val_dataloader.dataset.query.indices=100',
+        amp=False)
+    return parse_runner_args(parser)
 
 
 def knn_evaluator(cfg: Config, args: argparse.Namespace) -> dict:
@@ -77,6 +77,7 @@ def knn_evaluator(cfg: Config, args: argparse.Namespace) -> dict:
     return evaluator
 
 
+@tool_main
 def main() -> int:
     """Evaluate and print kNN top-1.
 
@@ -84,31 +85,27 @@ def main() -> int:
         int: The exit status.
     """
     args = parse_args()
-    try:
-        # refuse a missing, corrupt or unsafe file before building
-        load_weights_only(args.checkpoint, mmap=True)
-        cfg = Config.fromfile(args.config)
-        if args.cfg_options:
-            cfg.merge_from_dict(args.cfg_options)
-        if cfg.get('val_dataloader') is None or \
-                cfg.val_dataloader.dataset.type != 'KNNDataset':
-            raise ConfigError(
-                f'{args.config}: val_dataloader must be a KNNDataset (bank + '
-                'queries); see configs/_base_/datasets/digits_mocov2.py.')
-        cfg.val_evaluator = knn_evaluator(cfg, args)
-        cfg.val_cfg = cfg.get('val_cfg') or dict()
-        cfg.launcher = args.launcher
-        cfg.load_from = args.checkpoint
-        cfg.resume = False
-        cfg.work_dir = args.work_dir or osp.join(
-            'work_dirs', 'knn',
-            osp.splitext(osp.basename(args.config))[0])
-        register_all_modules(init_default_scope=False)
-        runner = RUNNERS.build(cfg)
-        metrics = runner.val()
-    except (ConfigError, FileNotFoundError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 2
+    # refuse a missing, corrupt or unsafe file before building
+    load_weights_only(args.checkpoint, mmap=True)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    if cfg.get('val_dataloader') is None or \
+            cfg.val_dataloader.dataset.type != 'KNNDataset':
+        raise ConfigError(
+            f'{args.config}: val_dataloader must be a KNNDataset (bank + '
+            'queries); see configs/_base_/datasets/digits_mocov2.py.')
+    cfg.val_evaluator = knn_evaluator(cfg, args)
+    cfg.val_cfg = cfg.get('val_cfg') or dict()
+    cfg.launcher = args.launcher
+    cfg.work_dir = args.work_dir or osp.join(
+        'work_dirs', 'knn',
+        osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    cfg.resume = False
+    register_all_modules(init_default_scope=False)
+    runner = RUNNERS.build(cfg)
+    metrics = runner.val()
     # on success only: gloo's threads may abort the interpreter's exit
     # without it, and after a failure it could wait on the others
     if torch.distributed.is_initialized():

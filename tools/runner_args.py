@@ -1,6 +1,8 @@
-"""Command-line options every training tool shares (tools/train.py,
-tools/benchmarks/train_downstream.py): work dir, AMP, config overrides and
-the launcher, and how they change a config."""
+"""Command-line options the tools that build a runner share (tools/train.py,
+tools/benchmarks/train_downstream.py, tools/benchmarks/classification/
+knn.py): work dir, AMP, config overrides and the launcher, and how they
+change a config. A tool below tools/ imports it with
+``sys.path.insert(0, TOOLS)``, TOOLS being this folder."""
 import argparse
 import os
 import os.path as osp
@@ -11,7 +13,8 @@ __all__ = ['add_runner_args', 'apply_runner_args', 'parse_runner_args']
 
 
 def add_runner_args(parser: argparse.ArgumentParser,
-                    cfg_options_help: str) -> None:
+                    cfg_options_help: str,
+                    amp: bool = True) -> None:
     """Add ``--work-dir``, ``--amp``, ``--cfg-options``, ``--launcher`` and
     ``--local_rank`` to a parser.
 
@@ -19,10 +22,13 @@ def add_runner_args(parser: argparse.ArgumentParser,
         parser (argparse.ArgumentParser): The tool's parser.
         cfg_options_help (str): The help of ``--cfg-options``, with an
             example that fits the tool.
+        amp (bool): Whether the tool trains, and so takes ``--amp``.
+            Defaults to True.
     """
     parser.add_argument('--work-dir', help='the dir to save logs and models')
-    parser.add_argument(
-        '--amp', action='store_true', help='automatic mixed precision')
+    if amp:
+        parser.add_argument(
+            '--amp', action='store_true', help='automatic mixed precision')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction, help=cfg_options_help)
     parser.add_argument(
@@ -67,6 +73,6 @@ def apply_runner_args(cfg: Config, args: argparse.Namespace,
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join(work_dir_root,
                                 osp.splitext(osp.basename(args.config))[0])
-    if args.amp:
+    if getattr(args, 'amp', False):
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
