@@ -116,6 +116,7 @@ def test_every_type_of_the_configs_resolves(config: Path) -> None:
     assert not missing
 
 
+@pytest.mark.integration
 def test_the_runner_resolves_from_mmengine_before_hexa_mm_is_imported(
         tmp_path: Path) -> None:
     proc = run_python(
@@ -129,6 +130,7 @@ def test_the_runner_resolves_from_mmengine_before_hexa_mm_is_imported(
     assert proc.stdout.split() == ['hexa_mm.engine.runner']
 
 
+@pytest.mark.integration
 def test_a_bare_runner_type_builds_through_mmengine_with_custom_imports(
         tmp_path: Path) -> None:
     config = tmp_path / 'bare_runner_type.py'
@@ -184,6 +186,7 @@ class RotationGuess(PseudoLabelAlgorithm):
 '''
 
 
+@pytest.mark.integration
 def test_a_user_package_trains_through_custom_imports(tmp_path: Path) -> None:
     (tmp_path / 'my_ext.py').write_text(EXTENSION)
     config = tmp_path / 'rotation_digits.py'

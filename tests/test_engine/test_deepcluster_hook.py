@@ -124,6 +124,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory):
     return runner
 
 
+@pytest.mark.integration
 def test_fill_then_cluster_every_epoch(trained) -> None:
     text = log_text(trained)
     assert 'DeepClusterHook: filling the memory bank (3 batches' in text
@@ -142,6 +143,7 @@ def test_fill_then_cluster_every_epoch(trained) -> None:
     assert sorted(model.memory_bank.index.tolist()) == list(range(NUM_SAMPLES))
 
 
+@pytest.mark.integration
 def test_checkpoint_holds_bank_and_assignments(trained) -> None:
     path = osp.join(trained.work_dir, 'epoch_1.pth')
     assert torch.serialization.get_unsafe_globals_in_checkpoint(path) == []
@@ -158,6 +160,7 @@ def test_checkpoint_holds_bank_and_assignments(trained) -> None:
     assert checkpoint['state_dict']['prototypes'].shape == (7, 8)
 
 
+@pytest.mark.integration
 def test_a_checkpoint_restores_the_clusters_a_tool_needs(trained) -> None:
     # what vis_hard_examples.py does: weights, then the saved clusters,
     # without a memory bank; then a started bank takes the saved one too
@@ -181,6 +184,7 @@ def test_a_checkpoint_restores_the_clusters_a_tool_needs(trained) -> None:
     assert model.saved_clusters({'state_dict': {}}) is None
 
 
+@pytest.mark.integration
 def test_resume_at_an_epoch_end_with_another_batch_size(
         tmp_path: Path) -> None:
     loop = dict(type='ResumableEpochBasedTrainLoop', max_epochs=1)
@@ -204,6 +208,7 @@ def test_resume_at_an_epoch_end_with_another_batch_size(
     assert runner.epoch == 2
 
 
+@pytest.mark.integration
 def test_load_from_fills_again(trained, tmp_path: Path) -> None:
     runner = RUNNERS.build(
         dc_cfg(
@@ -299,6 +304,7 @@ def _train_distributed(rank: int, port: int, out_dir: str) -> None:
     torch_dist.destroy_process_group()
 
 
+@pytest.mark.integration
 def test_two_processes_dataset_not_divisible(tmp_path: Path) -> None:
     # fork: the children inherit the imports (spawn would redo them)
     mp.start_processes(
@@ -364,6 +370,7 @@ def _digits_knn(model) -> float:
     return knn_accuracy(bank, bank_labels, queries, labels)
 
 
+@pytest.mark.integration
 def test_digits_knn_rises_above_random_init(tmp_path: Path) -> None:
     # the digits demo config, cut to 88 steps: a ResNet-18 of a quarter of
     # the width, 704 images, 3 x 10 prototypes and lr 0.015 for 8 epochs

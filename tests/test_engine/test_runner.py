@@ -309,6 +309,7 @@ def _run_workers(launcher: str, out_dir: Path) -> str:
     return output
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize('launcher', ['pytorch', 'slurm'])
 def test_distributed_training_on_cpu(tmp_path: Path, launcher: str) -> None:
     output = _run_workers(launcher, tmp_path)

@@ -3,6 +3,7 @@ import os
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 import torch
 import torch.distributed as torch_dist
 import torch.multiprocessing as mp
@@ -52,6 +53,7 @@ def _worker(rank: int, port: int, out: str) -> None:
     torch_dist.destroy_process_group()
 
 
+@pytest.mark.integration
 def test_statistics_averaged_other_buffers_untouched(tmp_path: Path) -> None:
     mp.spawn(_worker, args=(free_port(), str(tmp_path)), nprocs=2)
     ranks = [torch.load(tmp_path / f'rank{r}.pth') for r in range(2)]

@@ -26,6 +26,7 @@ def test_a_work_dir_that_is_a_file_or_inside_one(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == [tmp_path / 'file']
 
 
+@pytest.mark.integration
 def test_the_lock_refuses_another_process_and_dies_with_its_holder(
         tmp_path: Path) -> None:
     lock_work_dir(str(tmp_path))

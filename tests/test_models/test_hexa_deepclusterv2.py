@@ -138,6 +138,7 @@ def runner_cfg(work_dir: Path, **overrides) -> dict:
     return cfg
 
 
+@pytest.mark.integration
 def test_resume_continues_as_uninterrupted(tmp_path: Path) -> None:
     first = RUNNERS.build(runner_cfg(tmp_path / 'uninterrupted'))
     first.train()

@@ -196,6 +196,7 @@ def _run_tool(path: str, args: list, monkeypatch: pytest.MonkeyPatch,
     return output.out
 
 
+@pytest.mark.integration
 def test_tools_picture_and_step_benchmark(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture) -> None:

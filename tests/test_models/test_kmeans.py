@@ -191,6 +191,7 @@ def _worker(rank: int, port: int, out_dir: str) -> None:
     torch_dist.destroy_process_group()
 
 
+@pytest.mark.integration
 def test_two_processes_equal_one(tmp_path: Path) -> None:
     # fork: the children inherit the imports (spawn would redo them)
     mp.start_processes(

@@ -70,6 +70,7 @@ def test_loaders_are_valid_with_mmpretrain_defaults(
     ('deepclusterv2/deepclusterv2_resnet18_2xb64-coslr-30e_digits.py',
      ['model.num_prototypes=[8,8]']),
 ])
+@pytest.mark.integration
 def test_mmpretrain_train_py_trains_a_digits_config(config: str,
                                                      options: list,
                                                      tmp_path: Path) -> None:

@@ -1,12 +1,16 @@
-"""tools/dist_train.sh with 2 CPU processes, resume, and CLI errors."""
+"""tools/dist_train.sh with 2 CPU processes, and CLI errors."""
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from hexa_mm.testing import free_port
+
+# subprocess trainings through tools/
+pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 DIGITS = ROOT / 'configs/mocov2/mocov2_resnet18_2xb64-coslr-30e_digits.py'

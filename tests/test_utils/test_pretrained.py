@@ -214,6 +214,7 @@ def run_launcher(*args: str) -> subprocess.CompletedProcess:
         env=dict(os.environ, OMP_NUM_THREADS='1'))
 
 
+@pytest.mark.integration
 def test_launcher_bad_inputs_end_with_one_line(training_checkpoint,
                                                tmp_path):
     config = tmp_path / 'cls.py'
