@@ -29,7 +29,7 @@ from hexa_mm.engine.checkpoint import load_model_weights, load_weights_only
 from hexa_mm.evaluation import (mean_std, measure_representation,
                                 paired_difference)
 from hexa_mm.registry import MODELS
-from hexa_mm.utils import ConfigError
+from hexa_mm.utils import ConfigError, tool_main
 
 METRICS = ('knn', 'few_shot')
 
@@ -134,6 +134,7 @@ def cell(results: List[dict], metric: str) -> str:
     return f'{stat["mean"]:.2f} ± {stat["std"]:.2f}'
 
 
+@tool_main
 def main(argv=None) -> int:
     """Print the comparison table.
 
@@ -147,47 +148,43 @@ def main(argv=None) -> int:
     register_all_modules()
     # init_weights reports every layer at INFO: keep the table readable
     MMLogger.get_instance('feature_quality', log_level='WARNING')
-    try:
-        cfg = Config.fromfile(args.config)
-        if args.cfg_options:
-            cfg.merge_from_dict(args.cfg_options)
-        if cfg.get('val_dataloader') is None:
-            raise ConfigError(f'{args.config} has no val_dataloader; it '
-                              'needs a KNNDataset (bank + queries).')
-        rows, pairs = parse_rows(args.checkpoint, args.paired)
-        for paths in rows.values():  # refuse a bad file before building
-            for path in paths:
-                load_weights_only(path, mmap=True)
-        cfg.val_dataloader.dataset.query.split = args.split
-        loader = Runner.build_dataloader(cfg.val_dataloader)
-        knn_cfg = knn_settings(cfg)
-        measure = partial(
-            measure_representation,
-            loader=loader,
-            knn=knn_cfg,
-            shots=args.shots,
-            draws=args.draws,
-            seed=args.seed,
-            progress=True)
-        results: Dict[str, List[dict]] = {}
-        torch.manual_seed(args.seed)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    if cfg.get('val_dataloader') is None:
+        raise ConfigError(f'{args.config} has no val_dataloader; it '
+                          'needs a KNNDataset (bank + queries).')
+    rows, pairs = parse_rows(args.checkpoint, args.paired)
+    for paths in rows.values():  # refuse a bad file before building
+        for path in paths:
+            load_weights_only(path, mmap=True)
+    cfg.val_dataloader.dataset.query.split = args.split
+    loader = Runner.build_dataloader(cfg.val_dataloader)
+    knn_cfg = knn_settings(cfg)
+    measure = partial(
+        measure_representation,
+        loader=loader,
+        knn=knn_cfg,
+        shots=args.shots,
+        draws=args.draws,
+        seed=args.seed,
+        progress=True)
+    results: Dict[str, List[dict]] = {}
+    torch.manual_seed(args.seed)
+    model = MODELS.build(cfg.model)
+    results['raw pixels'] = [measure(model, pixels=True)]
+    results['random init'] = []
+    for seed in range(max([len(p) for p in rows.values()] or [1])):
+        torch.manual_seed(seed)
         model = MODELS.build(cfg.model)
-        results['raw pixels'] = [measure(model, pixels=True)]
-        results['random init'] = []
-        for seed in range(max([len(p) for p in rows.values()] or [1])):
-            torch.manual_seed(seed)
+        model.init_weights()
+        results['random init'].append(measure(model))
+    for name, paths in rows.items():
+        results[name] = []
+        for path in paths:
             model = MODELS.build(cfg.model)
-            model.init_weights()
-            results['random init'].append(measure(model))
-        for name, paths in rows.items():
-            results[name] = []
-            for path in paths:
-                model = MODELS.build(cfg.model)
-                load_model_weights(model, path)
-                results[name].append(measure(model))
-    except (ConfigError, FileNotFoundError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 2
+            load_model_weights(model, path)
+            results[name].append(measure(model))
     width = max(len(name) for name in results)
     knn_head = f'kNN top-1 (k={knn_cfg["k"]})'
     shot_head = f'{args.shots}-shot ({args.draws} draws)'

@@ -65,10 +65,11 @@ from mmengine.logging import MMLogger
 from mmengine.runner import Runner
 
 from hexa_mm import register_all_modules
+from hexa_mm.engine.schedule import set_max_epochs
 from hexa_mm.evaluation import (mean_std, measure_representation,
                                 paired_difference)
 from hexa_mm.registry import MODELS, RUNNERS
-from hexa_mm.utils import ConfigError
+from hexa_mm.utils import ConfigError, tool_main
 
 MOCO = 'configs/mocov2/mocov2_resnet18-cifar-w16_1xb64-coslr-40e_digits16.py'
 HEXA_MOCO = ('configs/hexa_mocov2/'
@@ -285,27 +286,6 @@ def check_args(args: argparse.Namespace) -> None:
                               '>= 1.')
 
 
-def set_epochs(cfg: Config, epochs: int) -> None:
-    """Shorten or lengthen a schedule: schedulers that end with training
-    end at ``epochs`` (a cosine's ``T_max`` moves with them); warm-ups keep
-    their length.
-
-    Args:
-        cfg (Config): An epoch-based config.
-        epochs (int): The new number of epochs.
-    """
-    old = cfg.train_cfg.max_epochs
-    cfg.train_cfg.max_epochs = epochs
-    schedulers = cfg.param_scheduler
-    if isinstance(schedulers, dict):
-        schedulers = [schedulers]
-    for scheduler in schedulers:
-        if scheduler.get('end') == old:
-            scheduler['end'] = epochs
-            if 'T_max' in scheduler:
-                scheduler['T_max'] = max(1, scheduler['T_max'] + epochs - old)
-
-
 def build_cfg(spec: dict, epochs: Optional[int],
               images: Optional[int]) -> Config:
     """The pre-training config of a variant.
@@ -337,7 +317,7 @@ def build_cfg(spec: dict, epochs: Optional[int],
     if spec.get('hooks') is not None:
         cfg.custom_hooks = spec['hooks']
     if epochs is not None:
-        set_epochs(cfg, epochs)
+        set_max_epochs(cfg, epochs)
     if images is not None:
         cfg.train_dataloader.dataset.indices = images
     cfg.log_level = 'WARNING'
@@ -847,6 +827,7 @@ def machine() -> dict:
     return dict(cpus=os.cpu_count(), loadavg=list(os.getloadavg()))
 
 
+@tool_main
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the studies, print the tables, write JSON and the figure.
 
@@ -859,39 +840,35 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     start = time.perf_counter()
     report = dict(args=vars(args), machine_start=machine())
-    try:
-        check_args(args)
-        register_all_modules()
-        wanted = set(args.variants or set(MAIN) | set(SWEEP))
-        for spec in list(MAIN.values()) + list(SWEEP.values()):
-            build_cfg(spec, args.epochs, args.images)
-        reuse = load_reuse(args.reuse)
-        base_rows = baselines(args.seeds)
-        runs: Dict[str, List[dict]] = {}
-        pairs = []
-        if 'main' in args.studies:
-            names = [n for n in MAIN if n in wanted]
-            jobs = make_jobs(names, MAIN, args, args.seeds, ('val', 'test'),
-                             args.curve_every)
-            for job, res in zip(jobs, run_jobs(jobs, args.jobs, reuse)):
-                runs.setdefault(job['name'], []).append(res)
-            pairs += [(n, MAIN[n]['base']) for n in names if MAIN[n]['base']]
-        if 'wallclock' in args.studies:
-            epochs = wallclock_epochs(runs)
-            jobs = make_jobs(list(epochs), MAIN, args, args.seeds,
-                             ('val', 'test'), args.curve_every, epochs,
-                             prefix='time-')
-            for job, res in zip(jobs, run_jobs(jobs, args.jobs, reuse)):
-                runs.setdefault(job['name'], []).append(res)
-            pairs += [(WALLCLOCK[b], f'time-{b}') for b in epochs]
-        sweep_runs: Dict[str, List[dict]] = {}
-        if 'sweep' in args.studies:
-            jobs = sweep_jobs([n for n in SWEEP if n in wanted], args)
-            for job, res in zip(jobs, run_jobs(jobs, args.jobs, reuse)):
-                sweep_runs.setdefault(job['name'], []).append(res)
-    except (ConfigError, FileNotFoundError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 2
+    check_args(args)
+    register_all_modules()
+    wanted = set(args.variants or set(MAIN) | set(SWEEP))
+    for spec in list(MAIN.values()) + list(SWEEP.values()):
+        build_cfg(spec, args.epochs, args.images)
+    reuse = load_reuse(args.reuse)
+    base_rows = baselines(args.seeds)
+    runs: Dict[str, List[dict]] = {}
+    pairs = []
+    if 'main' in args.studies:
+        names = [n for n in MAIN if n in wanted]
+        jobs = make_jobs(names, MAIN, args, args.seeds, ('val', 'test'),
+                         args.curve_every)
+        for job, res in zip(jobs, run_jobs(jobs, args.jobs, reuse)):
+            runs.setdefault(job['name'], []).append(res)
+        pairs += [(n, MAIN[n]['base']) for n in names if MAIN[n]['base']]
+    if 'wallclock' in args.studies:
+        epochs = wallclock_epochs(runs)
+        jobs = make_jobs(list(epochs), MAIN, args, args.seeds,
+                         ('val', 'test'), args.curve_every, epochs,
+                         prefix='time-')
+        for job, res in zip(jobs, run_jobs(jobs, args.jobs, reuse)):
+            runs.setdefault(job['name'], []).append(res)
+        pairs += [(WALLCLOCK[b], f'time-{b}') for b in epochs]
+    sweep_runs: Dict[str, List[dict]] = {}
+    if 'sweep' in args.studies:
+        jobs = sweep_jobs([n for n in SWEEP if n in wanted], args)
+        for job, res in zip(jobs, run_jobs(jobs, args.jobs, reuse)):
+            sweep_runs.setdefault(job['name'], []).append(res)
     main_summary = summarise(dict(base_rows, **runs), pairs, ('val', 'test'))
     sweep_pairs = [(n, SWEEP[n]['base']) for n in sweep_runs if n in SWEEP]
     sweep_summary = summarise(sweep_runs, sweep_pairs, ('val', ))
