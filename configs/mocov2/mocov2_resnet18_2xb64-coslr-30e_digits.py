@@ -12,17 +12,8 @@ model = dict(
     data_preprocessor=dict(mean=[78.85] * 3, std=[88.94] * 3, to_rgb=False),
     backbone=dict(type='ResNet', depth=18),
     neck=dict(in_channels=512, hid_channels=512))
-max_epochs = 30
 optim_wrapper = dict(optimizer=dict(lr=0.06))
-param_scheduler = [
-    dict(
-        type='CosineAnnealingLR',
-        T_max=max_epochs,
-        by_epoch=True,
-        begin=0,
-        end=max_epochs)
-]
-train_cfg = dict(max_epochs=max_epochs, val_interval=1)
+train_cfg = dict(max_epochs=30, val_interval=1)
 # the lr above is for 2 x 64 (--auto-scale-lr scales it from there)
 auto_scale_lr = dict(base_batch_size=128)
 default_hooks = dict(

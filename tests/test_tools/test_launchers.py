@@ -236,6 +236,7 @@ def test_slurm_train_worker_error_is_one_line(tmp_path: Path, fake_srun: dict,
         proc, 'queue_len=60 is not a multiple of the global batch size 16')
 
 
+@pytest.mark.integration
 def test_slurm_launcher_without_slurm_variables(tmp_path: Path,
                                                 tool_env: dict) -> None:
     proc = run([
