@@ -12,6 +12,7 @@ from mmengine.runner import Runner
 from hexa_mm import register_all_modules
 from hexa_mm.engine.checkpoint import load_weights_only
 from hexa_mm.engine.pretrained import check_init_checkpoints
+from hexa_mm.engine.schedule import set_max_epochs
 from hexa_mm.registry import RUNNERS
 from hexa_mm.utils import ConfigError, tool_main
 from hexa_mm.utils.dataset_files import check_dataset_files
@@ -53,6 +54,11 @@ def parse_args() -> argparse.Namespace:
         '--auto-scale-lr',
         action='store_true',
         help='scale the lr by global batch / auto_scale_lr.base_batch_size')
+    parser.add_argument(
+        '--max-epochs',
+        type=int,
+        help='train this many epochs, the lr schedule shortened or '
+        'lengthened with them (hexa_mm.engine.schedule.set_max_epochs)')
     add_runner_args(
         parser,
         cfg_options_help='override config settings, e.g. '
@@ -82,6 +88,8 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     if args.cfg_options is not None:
         check_top_level_keys(cfg, args.cfg_options)
         cfg.merge_from_dict(args.cfg_options)
+    if args.max_epochs is not None:
+        set_max_epochs(cfg, args.max_epochs)
     # after the overrides, which may set val_dataloader fields
     if args.no_validate:
         cfg.val_cfg = None

@@ -1,6 +1,8 @@
 """set_max_epochs: one way to shorten a config's training, its schedule
 with it."""
 import copy
+import runpy
+import sys
 from pathlib import Path
 
 import pytest
@@ -45,3 +47,17 @@ def test_bad_lengths_are_config_errors() -> None:
         set_max_epochs(Config(dict(train_cfg=dict(max_epochs=2))), 0)
     with pytest.raises(ConfigError, match='train_cfg.max_iters'):
         set_max_epochs(Config(dict(train_cfg=dict(max_iters=2))), 3)
+
+
+def test_train_py_max_epochs_shortens_the_schedule(monkeypatch) -> None:
+    train_py = runpy.run_path(str(CONFIGS.parent / 'tools/train.py'))
+    config = CONFIGS / (
+        'mocov2/'
+        'mocov2_resnet18-cifar-w16_1xb64-coslr-40e_digits16.py')
+    monkeypatch.setattr(
+        sys, 'argv', ['train.py', str(config), '--max-epochs', '4'])
+    args = train_py['parse_args']()
+    cfg = train_py['merge_args'](Config.fromfile(str(config)), args)
+    assert cfg.train_cfg.max_epochs == 4
+    [cosine] = cfg.param_scheduler
+    assert (cosine.T_max, cosine.end) == (4, 4)
