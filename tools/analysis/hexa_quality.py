@@ -485,12 +485,16 @@ def job_key(job: dict) -> str:
         job (dict): Arguments of :func:`train_and_measure`.
 
     Returns:
-        str: A SHA-1 of the full config text, the seed, the splits and the
-        curve interval; equal keys train and measure the same thing.
+        str: A SHA-1 of the resolved config's values (keys sorted, so a
+        config refactored into other files with the same values keeps its
+        key), the seed, the splits and the curve interval; equal keys train
+        and measure the same thing.
     """
     cfg = build_cfg(job['spec'], job['epochs'], job['images'])
     text = json.dumps(
-        [cfg.pretty_text, job['seed'], job['splits'], job['curve_every']])
+        [cfg.to_dict(), job['seed'], job['splits'], job['curve_every']],
+        sort_keys=True,
+        default=repr)
     return hashlib.sha1(text.encode()).hexdigest()
 
 
