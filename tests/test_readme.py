@@ -98,7 +98,7 @@ def _demo(ctx: Context) -> Outcome:
     """``make demo``'s script: one seed, one epoch per network."""
     return ctx.bash('tools/demo.sh',
                     env=dict(SEEDS='0',
-                             OPTIONS='train_cfg.max_epochs=1',
+                             EPOCHS='1',
                              WORK=str(ctx.cwd / 'demo')))
 
 

@@ -18,7 +18,12 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 WORK=${WORK:-work_dirs/demo}
 SEEDS=(${SEEDS:-0 1 2})
 PORT=${PORT:-29517}
-# OPTIONS: further --cfg-options for every run (e.g. a shorter smoke run)
+# EPOCHS: train this many epochs instead of the configs' 40, the cosine
+# shortened with them (tools/train.py --max-epochs), e.g. a smoke run
+EPOCHS=${EPOCHS:-}
+SCHEDULE=()
+if [[ -n $EPOCHS ]]; then SCHEDULE=(--max-epochs "$EPOCHS"); fi
+# OPTIONS: further --cfg-options for every run
 read -r -a OPTIONS <<<"${OPTIONS:-}"
 MOCO=configs/mocov2/mocov2_resnet18-cifar-w16_1xb64-coslr-40e_digits16.py
 HEXA=configs/hexa_mocov2/hexa-mocov2_resnet18-cifar-w16_1xb64-coslr-40e_digits16.py
@@ -27,7 +32,7 @@ mkdir -p "$WORK"
 # train NAME CONFIG SEED PORT: one run, its log in $WORK/NAME-seedSEED.log
 train() {
   local dir="$WORK/$1-seed$3" start=$SECONDS
-  PORT=$4 bash tools/dist_train.sh "$2" 1 --work-dir "$dir" \
+  PORT=$4 bash tools/dist_train.sh "$2" 1 --work-dir "$dir" "${SCHEDULE[@]}" \
       --cfg-options randomness.seed="$3" "${OPTIONS[@]}" >"$dir.log" 2>&1 \
     || { echo "error: $1 seed $3 failed; see $dir.log" >&2; return 1; }
   echo "$1 seed $3 trained in $((SECONDS - start)) s;" \
