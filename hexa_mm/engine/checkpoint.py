@@ -43,7 +43,7 @@ from mmengine.runner import CheckpointLoader
 from mmengine.runner.checkpoint import load_state_dict
 from torch import nn
 
-from ..utils.errors import CheckpointError
+from ..utils.errors import CheckpointError, first_few
 
 __all__ = [
     'to_weights_only', 'restore_history_buffers', 'refuse_unsafe_pickles',
@@ -483,8 +483,7 @@ def _some(names: List[str], what: str) -> str:
     Returns:
         str: E.g. ``'62 keys missing (a, b, c, ...)'``.
     """
-    shown = ', '.join(names[:3]) + (', ...' if len(names) > 3 else '')
-    return f'{len(names)} keys {what} ({shown})'
+    return f'{len(names)} keys {what} ({first_few(names, 3)})'
 
 
 def load_model_weights(model: nn.Module,

@@ -16,7 +16,7 @@ from mmengine.config import Config, ConfigDict
 from mmengine.registry import MODELS, DefaultScope
 
 from hexa_mm.utils.atomic import atomic_path
-from hexa_mm.utils.errors import ConfigError
+from hexa_mm.utils.errors import ConfigError, first_few
 from .checkpoint import load_weights_only
 
 __all__ = [
@@ -60,25 +60,13 @@ def extract_backbone_state_dict(
             f'extracted backbone already ({len(state_dict)} tensors, e.g. '
             f'{next(iter(state_dict))}): use it as PRETRAIN directly')
     if not backbone:
+        top_level = OrderedDict.fromkeys(
+            str(key).split('.')[0] for key in state_dict)
         raise ConfigError(
             f'no "{prefix}*" weights in this checkpoint (top-level keys: '
-            f'{_top_level(state_dict)}): it is not a hexa_mm pre-training '
-            'checkpoint')
+            f'{first_few(top_level, 6) or "none"}): it is not a hexa_mm '
+            'pre-training checkpoint')
     return backbone
-
-
-def _top_level(state_dict: dict) -> str:
-    """A short summary of a state_dict's top-level key prefixes.
-
-    Args:
-        state_dict (dict): Any dict.
-
-    Returns:
-        str: Up to 6 distinct first components of its keys, comma-separated.
-    """
-    names = list(
-        OrderedDict.fromkeys(str(k).split('.')[0] for k in state_dict))
-    return ', '.join(names[:6]) + (', ...' if len(names) > 6 else '') or 'none'
 
 
 def is_backbone_state_dict(checkpoint: dict) -> bool:

@@ -1,9 +1,10 @@
 """HexaRunner: mmengine's runner, with CPU DDP, weights-only checkpoints and
 runs that lose nothing."""
 import datetime
+import functools
 import os
 import os.path as osp
-from typing import Callable, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Union
 
 import torch
 import torch.distributed as torch_dist
@@ -32,6 +33,29 @@ from .work_dir import (check_work_dir, find_resumable, lock_work_dir,
                        unlock_work_dir)
 
 __all__ = ['HexaRunner']
+
+
+def _holding_work_dir(method: Callable) -> Callable:
+    """Make a runner method hold the work dir while it runs.
+
+    Args:
+        method (Callable): mmengine's ``Runner.train``, ``val`` or ``test``.
+
+    Returns:
+        Callable: The method, which first locks the work dir (unless this
+        process holds it already) and unlocks it when it ends, however it
+        ends.
+    """
+
+    @functools.wraps(method)
+    def holding(runner: 'HexaRunner', *args, **kwargs) -> Any:
+        runner._lock_work_dir()
+        try:
+            return method(runner, *args, **kwargs)
+        finally:
+            unlock_work_dir(runner.work_dir)
+
+    return holding
 
 
 @MMENGINE_RUNNERS.register_module()
@@ -69,8 +93,9 @@ class HexaRunner(Runner):
     5. **Runs that lose nothing.**
 
        * The work dir is checked (a folder that can be written to) before
-         anything is written, and locked while the run builds and trains: a
-         second run into it is refused (:mod:`hexa_mm.engine.work_dir`).
+         anything is written, and locked while the run builds and trains
+         (or validates, or tests): a second run into it is refused
+         (:mod:`hexa_mm.engine.work_dir`).
        * A checkpoint is written to a temporary file and renamed, so a kill
          never leaves a torn one.
        * ``load_from`` refuses weights that do not fit the model's backbone,
@@ -155,41 +180,9 @@ class HexaRunner(Runner):
         if outcome[0] is not None:
             raise ConfigError(outcome[0])
 
-    def train(self) -> nn.Module:
-        """Train (see mmengine), holding the work dir.
-
-        Returns:
-            nn.Module: The model after training.
-        """
-        self._lock_work_dir()
-        try:
-            return super().train()
-        finally:
-            unlock_work_dir(self.work_dir)
-
-    def val(self) -> dict:
-        """Validate (see mmengine), holding the work dir.
-
-        Returns:
-            dict: The metrics.
-        """
-        self._lock_work_dir()
-        try:
-            return super().val()
-        finally:
-            unlock_work_dir(self.work_dir)
-
-    def test(self) -> dict:
-        """Test (see mmengine), holding the work dir.
-
-        Returns:
-            dict: The metrics.
-        """
-        self._lock_work_dir()
-        try:
-            return super().test()
-        finally:
-            unlock_work_dir(self.work_dir)
+    train = _holding_work_dir(Runner.train)
+    val = _holding_work_dir(Runner.val)
+    test = _holding_work_dir(Runner.test)
 
     def _cpu_wrapper_cfg(self, model_wrapper_cfg: Optional[Dict]) -> Dict:
         """The wrapper config of a distributed run without CUDA.

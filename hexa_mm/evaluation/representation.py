@@ -41,10 +41,8 @@ def measure_representation(model: nn.Module,
     feats, labels = extract_features(
         model, loader, pixels=pixels, progress=progress)
     n_bank = len(loader.dataset.bank)
-    bank, bank_labels = feats[:n_bank], labels[:n_bank]
-    query, query_labels = feats[n_bank:], labels[n_bank:]
+    bank = feats[:n_bank], labels[:n_bank]
+    queries = feats[n_bank:], labels[n_bank:]
     return dict(
-        knn=knn_accuracy(bank, bank_labels, query, query_labels,
-                         **(knn or {})),
-        few_shot=few_shot_accuracy(bank, bank_labels, query, query_labels,
-                                   shots, draws, seed))
+        knn=knn_accuracy(bank, queries, **(knn or {})),
+        few_shot=few_shot_accuracy(bank, queries, shots, draws, seed))

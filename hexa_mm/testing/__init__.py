@@ -5,9 +5,9 @@ Nothing here registers a module, and nothing in ``hexa_mm.datasets``,
 ``register_all_modules`` and ``import hexa_mm`` never load it. Tests and tools
 import it explicitly.
 """
+from ..utils.launch import free_port
 from .tiny_downstream import make_tiny_downstream_data
-from .tiny_models import (deepcluster_cfg, free_port, samples,
-                          tiny_deepcluster)
+from .tiny_models import deepcluster_cfg, samples, tiny_deepcluster
 
 __all__ = [
     'deepcluster_cfg', 'free_port', 'make_tiny_downstream_data', 'samples',

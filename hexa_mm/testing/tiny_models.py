@@ -1,5 +1,4 @@
 """Tiny models and inputs the tests share."""
-import socket
 from typing import List, Sequence
 
 import torch
@@ -92,14 +91,3 @@ def samples(ids: Sequence[int]) -> List[DataSample]:
         list[DataSample]: One per id.
     """
     return [DataSample(metainfo=dict(sample_idx=int(i))) for i in ids]
-
-
-def free_port() -> int:
-    """A TCP port of this machine that was free a moment ago.
-
-    Returns:
-        int: The port.
-    """
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]

@@ -2,7 +2,7 @@
 import functools
 import re
 import sys
-from typing import Callable, Optional
+from typing import Callable, Iterable, Optional, Sequence, Tuple
 
 
 class ConfigError(ValueError):
@@ -19,6 +19,60 @@ class DataError(ConfigError):
 
 class NonFiniteError(ConfigError):
     """A loss or weights that are no longer finite: a diverged run."""
+
+
+def check_positive(owner: str, **values: float) -> None:
+    """Refuse configured values that are not > 0.
+
+    Args:
+        owner (str): Who is configured, for the message (a class name).
+        **values (float): The values, by their config key.
+
+    Raises:
+        ConfigError: Naming the first value that is not > 0.
+    """
+    for name, value in values.items():
+        if not value > 0:
+            raise ConfigError(f'{owner}: {name}={value} must be > 0.')
+
+
+def distinct_indices(owner: str, name: str, indices: Sequence[int],
+                     what: str) -> Tuple[int, ...]:
+    """Configured indices, refused unless they are distinct and >= 0.
+
+    Args:
+        owner (str): Who is configured, for the message (a class name).
+        name (str): The config key.
+        indices (Sequence[int]): Its value.
+        what (str): What the indices index, for the message (e.g.
+            ``'view indices'``).
+
+    Returns:
+        tuple[int, ...]: The indices, as ints.
+
+    Raises:
+        ConfigError: If there are none, or one is negative or repeated.
+    """
+    indices = tuple(int(i) for i in indices)
+    if not indices or min(indices) < 0 or len(set(indices)) != len(indices):
+        raise ConfigError(
+            f'{owner}: {name}={indices} must be distinct {what} >= 0.')
+    return indices
+
+
+def first_few(names: Iterable, most: int) -> str:
+    """Names for a one-line message: the first few, comma-separated.
+
+    Args:
+        names (Iterable): The names (each shown as ``str``).
+        most (int): How many to show.
+
+    Returns:
+        str: E.g. ``'a, b, c, ...'``, where ``', ...'`` says that some are
+        left out; ``''`` for no names.
+    """
+    names = [str(name) for name in names]
+    return ', '.join(names[:most]) + (', ...' if len(names) > most else '')
 
 
 def user_error(err: BaseException) -> Optional[str]:

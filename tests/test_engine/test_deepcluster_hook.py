@@ -366,8 +366,7 @@ def _digits_knn(model) -> float:
                 DataLoader(
                     dataset, batch_size=512, collate_fn=default_collate),
                 progress=False))
-    (bank, bank_labels), (queries, labels) = features
-    return knn_accuracy(bank, bank_labels, queries, labels)
+    return knn_accuracy(*features)
 
 
 @pytest.mark.integration

@@ -31,11 +31,12 @@ def test_knn_accuracy_and_k_capped_at_the_bank() -> None:
     bank = centres.repeat_interleave(3, 0) + 0.1 * torch.randn(12, 4)
     labels = torch.arange(4).repeat_interleave(3)
     queries = centres + 0.1 * torch.randn(4, 4)
-    assert knn_accuracy(bank, labels, queries, torch.arange(4), k=3) == 100
+    assert knn_accuracy((bank, labels), (queries, torch.arange(4)), k=3) == 100
     # k larger than the bank: every neighbour votes, nearest weigh most
-    assert knn_accuracy(bank, labels, queries, torch.arange(4), k=200,
+    assert knn_accuracy((bank, labels), (queries, torch.arange(4)),
+                        k=200,
                         temperature=0.07) == 100
-    assert knn_accuracy(bank, labels, queries, torch.tensor([1, 0, 3, 2]),
+    assert knn_accuracy((bank, labels), (queries, torch.tensor([1, 0, 3, 2])),
                         k=3) == 0
 
 
@@ -46,10 +47,12 @@ def test_few_shot_on_separable_and_on_random_features() -> None:
     train = centres[train_labels] + torch.randn(100, 16)
     query_labels = torch.arange(5).repeat(10)
     queries = centres[query_labels] + torch.randn(50, 16)
-    assert few_shot_accuracy(train, train_labels, queries, query_labels,
-                             shots=5, draws=3) == 100
-    noise = few_shot_accuracy(torch.randn(100, 16), train_labels,
-                              torch.randn(50, 16), query_labels, shots=5,
+    assert few_shot_accuracy((train, train_labels), (queries, query_labels),
+                             shots=5,
+                             draws=3) == 100
+    noise = few_shot_accuracy((torch.randn(100, 16), train_labels),
+                              (torch.randn(50, 16), query_labels),
+                              shots=5,
                               draws=20)
     assert noise < 50
 

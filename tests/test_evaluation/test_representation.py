@@ -39,11 +39,10 @@ def test_measure_splits_bank_and_queries_like_the_functions() -> None:
                                  knn=dict(k=5), shots=2, draws=3, seed=4)
     feats, labels = extract_features(model, loader, pixels=True,
                                      progress=False)
-    bank, query = feats[:200], feats[200:]
-    assert got['knn'] == knn_accuracy(bank, labels[:200], query,
-                                      labels[200:], k=5)
-    assert got['few_shot'] == few_shot_accuracy(bank, labels[:200], query,
-                                                labels[200:], 2, 3, 4)
+    bank, queries = (feats[:200], labels[:200]), (feats[200:], labels[200:])
+    assert got['knn'] == knn_accuracy(bank, queries, k=5)
+    assert got['few_shot'] == few_shot_accuracy(
+        bank, queries, shots=2, draws=3, seed=4)
     # raw pixels of digits are far above chance (10 %) with 200 labels
     assert got['knn'] > 80
     # the network's features differ from the pixels'

@@ -251,30 +251,26 @@ class DeepClusterHook(Hook):
         return (base * 1_000_003 + runner.epoch * 1_009 +
                 prototype_set) % 2**63
 
-    def _gather(self, runner) -> None:
-        """Gather the bank for the checkpoint rank 0 is about to save.
+    def _gather(self, runner, by_epoch: bool) -> None:
+        """Gather the bank (collectively) if a checkpoint is saved after this
+        iteration or epoch; rank 0 keeps it for the save.
 
         Args:
             runner (Runner): The runner.
+            by_epoch (bool): Called after an epoch (True) or an iteration.
         """
-        state = self._model(runner).memory_bank.gather()
-        self._gathered = state if runner.rank == 0 else None
+        if checkpoint_due(runner, by_epoch):
+            state = self._model(runner).memory_bank.gather()
+            self._gathered = state if runner.rank == 0 else None
 
     def after_train_iter(self,
                          runner,
                          batch_idx: int,
                          data_batch: DATA_BATCH = None,
                          outputs: Optional[dict] = None) -> None:
-        """Gather the bank if a checkpoint is saved after this iteration.
-
-        Args:
-            runner (Runner): The runner.
-            batch_idx (int): Unused.
-            data_batch (Sequence[dict], optional): Unused.
-            outputs (dict, optional): Unused.
-        """
-        if checkpoint_due(runner, by_epoch=False):
-            self._gather(runner)
+        """Gather the bank if a checkpoint is saved after this iteration
+        (of mmengine's arguments, only ``runner`` is used)."""
+        self._gather(runner, by_epoch=False)
 
     def after_train_epoch(self, runner) -> None:
         """Gather the bank if a checkpoint is saved after this epoch.
@@ -282,8 +278,7 @@ class DeepClusterHook(Hook):
         Args:
             runner (Runner): The runner.
         """
-        if checkpoint_due(runner, by_epoch=True):
-            self._gather(runner)
+        self._gather(runner, by_epoch=True)
 
     def before_save_checkpoint(self, runner, checkpoint: Dict) -> None:
         """Let the model save the gathered bank and its clusters.

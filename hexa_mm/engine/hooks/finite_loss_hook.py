@@ -38,14 +38,9 @@ class FiniteLossHook(Hook):
                          batch_idx: int,
                          data_batch: DATA_BATCH = None,
                          outputs: Optional[Dict] = None) -> None:
-        """Check the loss terms of this iteration.
-
-        Args:
-            runner (Runner): The runner (its iteration, for the message).
-            batch_idx (int): Unused.
-            data_batch (Sequence[dict], optional): Unused.
-            outputs (dict, optional): The logged losses.
-        """
+        """Check the loss terms of this iteration, the entries of
+        ``outputs`` (the logged losses) named ``*loss*`` (of mmengine's
+        arguments, ``outputs`` and ``runner`` are used)."""
         losses = {
             name:
             float(value.detach()) if torch.is_tensor(value) else float(value)

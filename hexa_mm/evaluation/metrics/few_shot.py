@@ -1,8 +1,6 @@
 """Few-shot nearest-class-mean accuracy as a validation metric."""
 from typing import List, Optional
 
-import torch
-
 from hexa_mm.registry import METRICS
 from ..functional import few_shot_accuracy
 from .knn import KNNAccuracy
@@ -52,14 +50,13 @@ class FewShotAccuracy(KNNAccuracy):
         Returns:
             dict: ``{shots}-shot`` in percent.
         """
-        bank = [r for r in results if r['bank']]
-        queries = [r for r in results if not r['bank']]
+        bank, queries = self._split(results)
         return {
             f'{self.shots}-shot':
             few_shot_accuracy(
-                torch.stack([r['feature'] for r in bank]),
-                torch.tensor([r['label'] for r in bank]),
-                torch.stack([r['feature'] for r in queries]),
-                torch.tensor([r['label'] for r in queries]), self.shots,
-                self.draws, self.seed)
+                bank,
+                queries,
+                shots=self.shots,
+                draws=self.draws,
+                seed=self.seed)
         }

@@ -1,11 +1,11 @@
 """Weighted kNN accuracy as a validation metric."""
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.evaluator import BaseMetric
 
 from hexa_mm.registry import METRICS
-from ..functional import knn_accuracy
+from ..functional import LABELLED, knn_accuracy
 
 
 @METRICS.register_module()
@@ -56,6 +56,24 @@ class KNNAccuracy(BaseMetric):
                     label=int(sample['gt_label'].flatten()[0]),
                     bank=bool(sample['knn_bank'])))
 
+    @staticmethod
+    def _split(results: List[dict]) -> Tuple[LABELLED, LABELLED]:
+        """The labelled bank and the queries of what :meth:`process` kept.
+
+        Args:
+            results (list[dict]): What :meth:`process` kept, all ranks.
+
+        Returns:
+            tuple: The bank and the queries, each features (N, D) and class
+            indices (N, ).
+        """
+        parts = []
+        for in_bank in (True, False):
+            part = [r for r in results if r['bank'] == in_bank]
+            parts.append((torch.stack([r['feature'] for r in part]),
+                          torch.tensor([r['label'] for r in part])))
+        return parts[0], parts[1]
+
     def compute_metrics(self, results: List[dict]) -> dict:
         """kNN top-1 of the queries against the bank.
 
@@ -65,14 +83,11 @@ class KNNAccuracy(BaseMetric):
         Returns:
             dict: ``top1`` in percent.
         """
-        bank = [r for r in results if r['bank']]
-        queries = [r for r in results if not r['bank']]
+        bank, queries = self._split(results)
         return dict(
             top1=knn_accuracy(
-                torch.stack([r['feature'] for r in bank]),
-                torch.tensor([r['label'] for r in bank]),
-                torch.stack([r['feature'] for r in queries]),
-                torch.tensor([r['label'] for r in queries]),
+                bank,
+                queries,
                 k=self.k,
                 temperature=self.temperature,
                 num_classes=self.num_classes))

@@ -5,7 +5,7 @@ import torch
 from mmpretrain.structures import DataSample
 
 from hexa_mm.registry import MODELS
-from hexa_mm.utils import ConfigError
+from hexa_mm.utils import ConfigError, check_positive, distinct_indices
 from ..losses import soft_cross_entropy
 from ..utils import CleanPass, MemoryBank, PseudoLabels
 from .bank_clustering import BankClustering, PrototypeSet
@@ -85,15 +85,9 @@ class DeepClusterV2(PseudoLabelAlgorithm, BankClustering):
         if not num_prototypes or min(num_prototypes) < 1:
             raise ConfigError(f'DeepClusterV2: num_prototypes='
                               f'{num_prototypes} must be positive counts.')
-        assign_crops = tuple(int(c) for c in assign_crops)
-        if (not assign_crops or min(assign_crops) < 0
-                or len(set(assign_crops)) != len(assign_crops)):
-            raise ConfigError(
-                f'DeepClusterV2: assign_crops={assign_crops} must be distinct '
-                'view indices >= 0.')
-        if temperature <= 0:
-            raise ConfigError(
-                f'DeepClusterV2: temperature={temperature} must be > 0.')
+        assign_crops = distinct_indices('DeepClusterV2', 'assign_crops',
+                                        assign_crops, 'view indices')
+        check_positive('DeepClusterV2', temperature=temperature)
         super().__init__(backbone, neck, hard_examples, pretrained,
                          data_preprocessor, init_cfg)
         self.num_prototypes = num_prototypes

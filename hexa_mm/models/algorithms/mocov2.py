@@ -10,7 +10,7 @@ from mmpretrain.structures import DataSample
 from torch import nn
 
 from hexa_mm.registry import MODELS
-from hexa_mm.utils import ConfigError
+from hexa_mm.utils import ConfigError, check_positive
 from ..utils import CleanPass, PseudoLabels
 from .base import PseudoLabelAlgorithm
 
@@ -58,9 +58,7 @@ class MoCoV2(PseudoLabelAlgorithm):
                  init_cfg: Optional[Union[List[dict], dict]] = None) -> None:
         if queue_len < 1:
             raise ConfigError(f'MoCoV2: queue_len={queue_len} must be >= 1.')
-        if temperature <= 0:
-            raise ConfigError(
-                f'MoCoV2: temperature={temperature} must be > 0.')
+        check_positive('MoCoV2', temperature=temperature)
         super().__init__(backbone, neck, hard_examples, pretrained,
                          data_preprocessor, init_cfg)
         self.temperature = temperature

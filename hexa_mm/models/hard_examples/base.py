@@ -6,7 +6,7 @@ from typing import ContextManager, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import nn
 
-from hexa_mm.utils import ConfigError
+from hexa_mm.utils import ConfigError, distinct_indices
 from ..utils import CleanPass, PseudoLabels
 
 #: What a generator returns: the hard views (one per source view it was
@@ -57,12 +57,9 @@ class BaseHardExample(nn.Module, metaclass=ABCMeta):
             raise ConfigError(f'{type(self).__name__}: weight={weight} must '
                               'be >= 0.')
         if view_indices is not None:
-            view_indices = tuple(int(i) for i in view_indices)
-            if (not view_indices or min(view_indices) < 0
-                    or len(set(view_indices)) != len(view_indices)):
-                raise ConfigError(
-                    f'{type(self).__name__}: view_indices={view_indices} '
-                    'must be distinct source-view indices >= 0, or None.')
+            view_indices = distinct_indices(
+                type(self).__name__, 'view_indices', view_indices,
+                'source-view indices')
         self.weight = float(weight)
         self.name = name
         self.view_indices = view_indices

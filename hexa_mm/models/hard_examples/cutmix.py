@@ -7,7 +7,7 @@ from mmpretrain.models.utils.batch_augments import CutMix
 from torch import nn
 
 from hexa_mm.registry import MODELS
-from hexa_mm.utils import ConfigError
+from hexa_mm.utils import ConfigError, check_positive
 from ..utils import CleanPass, PseudoLabels
 from .base import BaseHardExample, HardViews
 
@@ -67,8 +67,7 @@ class CutMixHardExample(BaseHardExample):
                  name: str = 'cutmix',
                  view_indices: Optional[Sequence[int]] = None) -> None:
         super().__init__(weight=weight, name=name, view_indices=view_indices)
-        if not alpha > 0:
-            raise ConfigError(f'CutMixHardExample: alpha={alpha} must be > 0.')
+        check_positive('CutMixHardExample', alpha=alpha)
         if not 0 < prob <= 1:
             raise ConfigError(
                 f'CutMixHardExample: prob={prob} must be in (0, 1].')
