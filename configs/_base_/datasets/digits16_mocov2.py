@@ -6,6 +6,7 @@
 # images are grey), no flip (a mirrored digit is often another digit) and no
 # rotation (±15° was measured on val: kNN -1.7, 5-shot +1.2 points, one
 # seed, within the seed-to-seed spread; see configs/mocov2/README.md).
+_base_ = ['./train_loader.py', './knn_val_loader.py']
 dataset_type = 'Digits'
 digits = dict(
     type=dataset_type, img_size=16, val_fraction=0.2, test_fraction=0.2,
@@ -32,23 +33,16 @@ train_dataloader = dict(
     batch_size=64,
     num_workers=0,
     persistent_workers=False,
-    drop_last=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    collate_fn=dict(type='default_collate'),
     dataset=dict(digits, split='train', pipeline=train_pipeline))
 # kNN and 5-shot monitors: the train images are the labelled bank
 val_dataloader = dict(
     batch_size=512,
     num_workers=0,
     persistent_workers=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='default_collate'),
     dataset=dict(
-        type='KNNDataset',
         bank=dict(digits, split='train', pipeline=test_pipeline),
         query=dict(digits, split='val', pipeline=test_pipeline)))
 val_evaluator = [
     dict(type='KNNAccuracy', k=200, temperature=0.07),
     dict(type='FewShotAccuracy', shots=5, draws=20),
 ]
-val_cfg = dict()
