@@ -189,7 +189,7 @@ def test_tiny_study_writes_json_table_and_figure(
     assert second['summary']['paired'] == report['summary']['paired']
 
 
-def test_hexa_moco_warms_up_and_its_ablation_does_not() -> None:
+def test_hexa_variants_warm_up_and_the_ablation_and_bases_do_not() -> None:
     def warmups(name: str) -> list:
         cfg = hexa_quality.build_cfg(hexa_quality.MAIN[name], None, None)
         return [
@@ -200,3 +200,5 @@ def test_hexa_moco_warms_up_and_its_ablation_does_not() -> None:
     assert [h['epochs'] for h in warmups('hexa-mocov2')] == [10]
     assert warmups('hexa-mocov2-no-warmup') == []
     assert warmups('mocov2') == []
+    assert [h['epochs'] for h in warmups('hexa-deepclusterv2')] == [10]
+    assert warmups('deepclusterv2') == []
