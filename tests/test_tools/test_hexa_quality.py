@@ -202,3 +202,24 @@ def test_hexa_variants_warm_up_and_the_ablation_and_bases_do_not() -> None:
     assert warmups('mocov2') == []
     assert [h['epochs'] for h in warmups('hexa-deepclusterv2')] == [10]
     assert warmups('deepclusterv2') == []
+
+
+def test_wallclock_epochs_from_the_times_or_a_measured_ratio() -> None:
+    def rows(epochs: int, *seconds: float) -> list:
+        return [dict(epochs=epochs, train_s=s) for s in seconds]
+
+    runs = {
+        'mocov2': rows(40, 100, 300),  # mean 200
+        'hexa-mocov2': rows(40, 700, 900),  # mean 800: 4x
+        'deepclusterv2': rows(40, 1500),  # trained under another load
+        'hexa-deepclusterv2': rows(40, 1125),
+    }
+    assert hexa_quality.wallclock_epochs(runs) == dict(
+        mocov2=160, deepclusterv2=30)
+    ratios = hexa_quality.parse_ratios(['deepclusterv2=3.9'])
+    assert hexa_quality.wallclock_epochs(runs, ratios) == dict(
+        mocov2=160, deepclusterv2=156)
+    for bad in ('deepclusterv2', 'deepclusterv2=0', 'mocov2=x', 'swav=2'):
+        with pytest.raises(ConfigError, match='--time-ratio'):
+            hexa_quality.check_args(
+                hexa_quality.parse_args(['--time-ratio', bad]))

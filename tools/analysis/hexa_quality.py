@@ -4,6 +4,7 @@
         [--studies main wallclock sweep] [--variants NAME ...]
         [--seeds 0 1 2] [--epochs E] [--sweep-seeds 0] [--sweep-epochs E]
         [--images N] [--jobs 2] [--reuse RESULTS_JSON]
+        [--time-ratio deepclusterv2=R mocov2=R]
         [--out work_dirs/hexa_quality]
 
 Pre-trains each variant once per seed (in worker processes, one thread
@@ -24,7 +25,9 @@ report the test columns once. Studies:
   DeepCluster-v2 and HEXA_DCluster, all at the configs' epochs, with a val
   curve (kNN, 5-shot every ``--curve-every`` epochs);
 * ``wallclock``: each base algorithm trained for as many epochs as take it
-  the time its HEXA version took (measured in ``main``);
+  the time its HEXA version took (the ratio of the ``main`` rows' times, or
+  ``--time-ratio`` measured side by side when those rows were trained under
+  different loads);
 * ``sweep``: HEXA's open settings on val, for HEXA_MoCo: ε ∈ {1, 2, 4,
   8}/255 × steps ∈ {1, 3} (adversarial views alone), ``aux_norm``, CutMix
   ``prob`` and ``weight``, both weights halved; for HEXA_DCluster, which
@@ -238,6 +241,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         default=5,
         help='epochs between the val points of the curves (main study)')
     parser.add_argument(
+        '--time-ratio',
+        nargs='+',
+        default=None,
+        metavar='BASE=R',
+        help='wallclock study: the HEXA version of BASE costs R epochs of '
+        'BASE per epoch (measured side by side), instead of the ratio of '
+        "the main rows' training times")
+    parser.add_argument(
         '--jobs',
         type=int,
         default=2,
@@ -284,6 +295,7 @@ def check_args(args: argparse.Namespace) -> None:
         if value is not None and value < 1:
             raise ConfigError(f'--{flag.replace("_", "-")}={value} must be '
                               '>= 1.')
+    parse_ratios(args.time_ratio)
 
 
 def build_cfg(spec: dict, epochs: Optional[int],
@@ -589,23 +601,62 @@ def job_cost(spec: dict) -> float:
     return cost
 
 
-def wallclock_epochs(runs: Dict[str, List[dict]]) -> Dict[str, int]:
+def wallclock_epochs(runs: Dict[str, List[dict]],
+                     ratios: Optional[Dict[str, float]] = None
+                     ) -> Dict[str, int]:
     """Epochs that take each base algorithm its HEXA version's time.
 
     Args:
         runs (dict[str, list[dict]]): The main study's results.
+        ratios (dict[str, float], optional): Per base variant, its HEXA
+            version's cost per epoch in base epochs, measured elsewhere
+            (``--time-ratio``); it replaces the ratio of the rows' mean
+            training times, which mean nothing when the rows were trained
+            (or reused from runs) under different loads.
 
     Returns:
         dict[str, int]: Per base variant (both rows run), its epochs times
-        the ratio of the mean training times, rounded.
+        the ratio, rounded.
     """
     epochs = {}
     for base, hexa in WALLCLOCK.items():
         if base in runs and hexa in runs:
-            ratio = (mean_std([r['train_s'] for r in runs[hexa]])['mean'] /
-                     mean_std([r['train_s'] for r in runs[base]])['mean'])
+            ratio = (ratios or {}).get(base)
+            if ratio is None:
+                ratio = (
+                    mean_std([r['train_s'] for r in runs[hexa]])['mean'] /
+                    mean_std([r['train_s'] for r in runs[base]])['mean'])
             epochs[base] = max(1, round(runs[base][0]['epochs'] * ratio))
     return epochs
+
+
+def parse_ratios(items: Optional[Sequence[str]]) -> Dict[str, float]:
+    """``--time-ratio BASE=R`` items as a dict.
+
+    Args:
+        items (Sequence[str], optional): ``BASE=R`` strings.
+
+    Returns:
+        dict[str, float]: Per base variant, R.
+
+    Raises:
+        ConfigError: If an item is not ``BASE=R`` with a base of the
+            wallclock study and R > 0.
+    """
+    ratios = {}
+    for item in items or []:
+        base, _, value = item.partition('=')
+        try:
+            ratio = float(value)
+        except ValueError:
+            ratio = 0.0
+        if base not in WALLCLOCK or not ratio > 0:
+            raise ConfigError(
+                f'--time-ratio {item}: give BASE=R with BASE one of '
+                f'{", ".join(WALLCLOCK)} and R > 0 (its HEXA version\'s '
+                'cost per epoch in base epochs).')
+        ratios[base] = ratio
+    return ratios
 
 
 def make_jobs(names: Sequence[str],
@@ -766,8 +817,8 @@ def print_table(title: str, summary: dict, splits: Sequence[str]) -> None:
                  if 'train_s' in row else '')
         print(f'{name:<{width}}{cells}{extra}')
     if summary['paired']:
-        print(f'\npaired difference to the base (same seeds), mean '
-              f'[95 % interval]')
+        print('\npaired difference to the base (same seeds), mean '
+              '[95 % interval]')
         for diff in summary['paired']:
             cells = '  '.join(
                 f'{s} {label[m]} {fmt_diff(diff[s][m])}' for s, m in cols
@@ -861,7 +912,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             runs.setdefault(job['name'], []).append(res)
         pairs += [(n, MAIN[n]['base']) for n in names if MAIN[n]['base']]
     if 'wallclock' in args.studies:
-        epochs = wallclock_epochs(runs)
+        epochs = wallclock_epochs(runs, parse_ratios(args.time_ratio))
         jobs = make_jobs(list(epochs), MAIN, args, args.seeds,
                          ('val', 'test'), args.curve_every, epochs,
                          prefix='time-')
