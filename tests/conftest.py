@@ -11,6 +11,7 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from forkrun import close_servers
 from hexa_mm import register_all_modules
 from hexa_mm.engine.pretrained import extract_backbone_state_dict
 from hexa_mm.registry import MODELS
@@ -23,6 +24,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         'markers', 'integration: subprocess trainings and downstream runs '
         '(deselect with -m "not integration")')
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """End the servers :func:`forkrun.run_python` started."""
+    close_servers()
 
 
 ROOT = Path(__file__).resolve().parents[1]

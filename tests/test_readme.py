@@ -17,6 +17,8 @@ from typing import Callable, Dict, List, NamedTuple
 import pytest
 import torch
 
+from forkrun import run_python
+
 ROOT = Path(__file__).resolve().parents[1]
 DIGITS = str(ROOT / 'configs/mocov2/mocov2_resnet18_2xb64-coslr-30e_digits.py')
 CLASSIFICATION_IN1K = str(ROOT / 'configs/benchmarks/classification/imagenet/'
@@ -70,9 +72,21 @@ class Context(NamedTuple):
                               timeout=900)
         return Outcome(proc.returncode, proc.stdout, proc.stderr)
 
-    def python(self, script: str, *args: str, **kwargs) -> Outcome:
-        """Run one of the repository's Python tools."""
-        return self.tool(sys.executable, ROOT / script, *args, **kwargs)
+    def python(self,
+               script: str,
+               *args: str,
+               env: Dict[str, str] = None,
+               cwd: Path = None) -> Outcome:
+        """Run one of the repository's Python tools, forked from the
+        preloaded server (:func:`forkrun.run_python`)."""
+        proc = run_python([ROOT / script, *args],
+                          env=dict(self.env, **(env or {})),
+                          cwd=cwd or self.cwd)
+        return Outcome(proc.returncode, proc.stdout, proc.stderr)
+
+    def cold_python(self, script: str, *args: str) -> Outcome:
+        """Run one of the repository's Python tools in a new interpreter."""
+        return self.tool(sys.executable, ROOT / script, *args)
 
     def bash(self, script: str, *args: str, **kwargs) -> Outcome:
         """Run one of the repository's shell tools."""
@@ -216,7 +230,8 @@ def _feature_quality(ctx: Context) -> Outcome:
 
 
 def _extract(ctx: Context) -> Outcome:
-    return ctx.python('tools/model_converters/extract_backbone_weights.py',
+    """In a new interpreter: the one cold start of this tool."""
+    return ctx.cold_python('tools/model_converters/extract_backbone_weights.py',
                       ctx.checkpoint, ctx.cwd / 'extracted.pth')
 
 
