@@ -2,8 +2,6 @@
 R50-FPN on COCO from a hexa_mm backbone (configs/benchmarks/mmdetection)."""
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import List
 
@@ -14,6 +12,7 @@ from mmengine.registry import DefaultScope
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from forkrun import run_python
 from hexa_mm import register_all_modules
 from hexa_mm.engine.pretrained import check_init_checkpoints, set_pretrained
 from hexa_mm.utils.errors import CheckpointError, ConfigError
@@ -271,17 +270,15 @@ def test_tiny_variant_trains_and_evaluates(tiny: Path,
             for metric in ('val_evaluator', 'test_evaluator')
         ]
     launcher = ROOT / 'tools/benchmarks/train_downstream.py'
-    cmd = [
-        sys.executable, launcher, tiny, mocov2_r50_backbone_file, '--work-dir',
-        tmp_path
-    ]
-    proc = subprocess.run(
-        [str(arg) for arg in cmd + ['--cfg-options'] + options],
-        cwd=ROOT,
-        env=dict(os.environ, OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES=''),
-        capture_output=True,
-        text=True,
-        timeout=600)
+    proc = run_python([
+        launcher, tiny, mocov2_r50_backbone_file, '--work-dir', tmp_path,
+        '--cfg-options', *options
+    ],
+                      env=dict(os.environ,
+                               OMP_NUM_THREADS='1',
+                               CUDA_VISIBLE_DEVICES=''),
+                      cwd=ROOT,
+                      timeout=600)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-3000:]
     # the backbone and (C4) res5 head loaded the file; one process: mmengine

@@ -12,6 +12,8 @@ from typing import Dict
 import pytest
 import torch
 
+from forkrun import run_python
+
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,7 +33,9 @@ SEG_TINY = ('configs/benchmarks/mmsegmentation/tiny/'
 
 
 def run(args: list, cwd: Path) -> str:
-    """Run a command, fail the test with its output if it fails.
+    """Run a command, fail the test with its output if it fails; a Python
+    tool (``sys.executable`` first) is forked from the preloaded server
+    (:func:`forkrun.run_python`).
 
     Args:
         args (list): The command.
@@ -45,12 +49,15 @@ def run(args: list, cwd: Path) -> str:
         OMP_NUM_THREADS='1',
         PYTHON=sys.executable,
         PORT=str(29600 + os.getpid() % 300))
-    done = subprocess.run([str(a) for a in args],
-                          cwd=cwd,
-                          env=env,
-                          stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT,
-                          text=True)
+    if args[0] == sys.executable:
+        done = run_python(args[1:], env=env, cwd=cwd, stderr_to_stdout=True)
+    else:
+        done = subprocess.run([str(a) for a in args],
+                              cwd=cwd,
+                              env=env,
+                              stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT,
+                              text=True)
     assert done.returncode == 0, done.stdout[-4000:]
     return done.stdout
 

@@ -2,8 +2,6 @@
 backbone (configs/benchmarks/mmsegmentation)."""
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +11,7 @@ from mmengine.hub import get_config
 from mmengine.registry import DefaultScope
 from torch import nn
 
+from forkrun import run_python
 from hexa_mm import register_all_modules
 from hexa_mm.engine.pretrained import check_init_checkpoints, set_pretrained
 from hexa_mm.utils.errors import CheckpointError, ConfigError
@@ -221,18 +220,15 @@ def test_tiny_variant_trains_and_evaluates(tiny: Path,
     root = os.path.join(tiny_downstream_data[name], folder)
     options = [f'{dataset}.data_root={root}' for dataset in datasets]
     launcher = ROOT / 'tools/benchmarks/train_downstream.py'
-    cmd = [
-        sys.executable, launcher, tiny, mocov2_r50_backbone_file, '--work-dir',
-        tmp_path
-    ]
-    proc = subprocess.run(cmd + ['--cfg-options', *options],
-                          cwd=ROOT,
-                          env=dict(os.environ,
-                                   OMP_NUM_THREADS='1',
-                                   CUDA_VISIBLE_DEVICES=''),
-                          capture_output=True,
-                          text=True,
-                          timeout=600)
+    proc = run_python([
+        launcher, tiny, mocov2_r50_backbone_file, '--work-dir', tmp_path,
+        '--cfg-options', *options
+    ],
+                      env=dict(os.environ,
+                               OMP_NUM_THREADS='1',
+                               CUDA_VISIBLE_DEVICES=''),
+                      cwd=ROOT,
+                      timeout=600)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-3000:]
     # mmengine's Pretrained initialiser loaded the backbone file

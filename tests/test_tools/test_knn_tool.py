@@ -1,11 +1,11 @@
 """tools/benchmarks/classification/knn.py: the config's k and temperature
 unless the command line says otherwise."""
-import subprocess
-import sys
 from pathlib import Path
 from typing import List
 
 import pytest
+
+from forkrun import run_python
 
 ROOT = Path(__file__).resolve().parents[2]
 DIGITS = ROOT / 'configs/mocov2/mocov2_resnet18_2xb64-coslr-30e_digits.py'
@@ -13,19 +13,15 @@ DIGITS = ROOT / 'configs/mocov2/mocov2_resnet18_2xb64-coslr-30e_digits.py'
 
 def knn(run_dir: Path, env: dict, tiny: List[str], *args: str) -> str:
     """Run knn.py on the digits run's checkpoint; return its last line."""
-    proc = subprocess.run([
-        sys.executable,
-        str(ROOT / 'tools/benchmarks/classification/knn.py'),
-        str(DIGITS),
-        str(run_dir / 'epoch_1.pth'), '--work-dir',
-        str(run_dir / 'knn'), *args, '--cfg-options', *tiny[2:4],
-        'val_evaluator.k=3', 'val_evaluator.temperature=0.5'
+    proc = run_python([
+        ROOT / 'tools/benchmarks/classification/knn.py', DIGITS,
+        run_dir / 'epoch_1.pth', '--work-dir', run_dir / 'knn', *args,
+        '--cfg-options', *tiny[2:4], 'val_evaluator.k=3',
+        'val_evaluator.temperature=0.5'
     ],
-                          cwd=ROOT,
-                          env=env,
-                          capture_output=True,
-                          text=True,
-                          timeout=600)
+                      env=env,
+                      cwd=ROOT,
+                      timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout.strip().splitlines()[-1]
 

@@ -2,13 +2,13 @@
 downstream benchmarks load, and the errors for what they cannot."""
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 from mmengine.config import Config
 
+from forkrun import run_python
 from hexa_mm import register_all_modules
 from hexa_mm.engine.checkpoint import load_weights_only
 from hexa_mm.engine.pretrained import (check_init_checkpoints,
@@ -206,12 +206,9 @@ def test_check_init_checkpoints_names_the_empty_key():
 
 def run_launcher(*args: str) -> subprocess.CompletedProcess:
     """Run tools/benchmarks/train_downstream.py."""
-    return subprocess.run(
-        [sys.executable, 'tools/benchmarks/train_downstream.py', *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, OMP_NUM_THREADS='1'))
+    return run_python(['tools/benchmarks/train_downstream.py', *args],
+                      env=dict(os.environ, OMP_NUM_THREADS='1'),
+                      cwd=REPO)
 
 
 @pytest.mark.integration
