@@ -89,9 +89,9 @@ def _child(request: Dict) -> int:
     torch.set_num_threads(
         int(threads) if threads.isdigit() else len(os.sched_getaffinity(0)))
     np.random.seed(int.from_bytes(os.urandom(4), 'little'))
-    script = os.path.abspath(request['argv'][0])
-    sys.argv = [request['argv'][0], *request['argv'][1:]]
-    sys.path[0] = os.path.dirname(script)
+    script = request['argv'][0]
+    sys.argv = list(request['argv'])
+    sys.path[0] = os.path.dirname(os.path.realpath(script))
     try:
         runpy.run_path(script, run_name='__main__')
         status = 0

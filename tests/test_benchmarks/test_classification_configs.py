@@ -259,7 +259,10 @@ def test_digits_semi_supervised_subset() -> None:
 @pytest.mark.integration
 def test_digits_linear_through_the_launcher(backbones, tmp_path) -> None:
     path, expected = backbones['resnet18']
-    env = dict(os.environ, OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='')
+    env = dict(os.environ,
+               OMP_NUM_THREADS='1',
+               CUDA_VISIBLE_DEVICES='',
+               PYTHONPATH=str(ROOT))
     proc = run_python([
         LAUNCHER, DIGITS_LINEAR, path, '--work-dir', tmp_path,
         '--cfg-options', 'train_dataloader.dataset.indices=128',

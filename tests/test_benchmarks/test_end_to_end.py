@@ -48,6 +48,7 @@ def run(args: list, cwd: Path) -> str:
         os.environ,
         OMP_NUM_THREADS='1',
         PYTHON=sys.executable,
+        PYTHONPATH=str(REPO),
         PORT=str(29600 + os.getpid() % 300))
     if args[0] == sys.executable:
         done = run_python(args[1:], env=env, cwd=cwd, stderr_to_stdout=True)

@@ -226,7 +226,8 @@ def test_tiny_variant_trains_and_evaluates(tiny: Path,
     ],
                       env=dict(os.environ,
                                OMP_NUM_THREADS='1',
-                               CUDA_VISIBLE_DEVICES=''),
+                               CUDA_VISIBLE_DEVICES='',
+                               PYTHONPATH=str(ROOT)),
                       cwd=ROOT,
                       timeout=600)
     log = proc.stdout + proc.stderr

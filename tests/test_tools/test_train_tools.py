@@ -31,7 +31,8 @@ class Foreign:
 
 def env() -> dict:
     return dict(os.environ, PYTHON=sys.executable, OMP_NUM_THREADS='1',
-                PORT=str(free_port()), CUDA_VISIBLE_DEVICES='')
+                PORT=str(free_port()), CUDA_VISIBLE_DEVICES='',
+                PYTHONPATH=str(ROOT))
 
 
 def train(*args: str, work: Path, epochs: int = 2, dist: bool = False,

@@ -207,7 +207,9 @@ def test_check_init_checkpoints_names_the_empty_key():
 def run_launcher(*args: str) -> subprocess.CompletedProcess:
     """Run tools/benchmarks/train_downstream.py."""
     return run_python(['tools/benchmarks/train_downstream.py', *args],
-                      env=dict(os.environ, OMP_NUM_THREADS='1'),
+                      env=dict(os.environ,
+                               OMP_NUM_THREADS='1',
+                               PYTHONPATH=str(REPO)),
                       cwd=REPO)
 
 
