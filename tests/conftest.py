@@ -76,12 +76,13 @@ def tool_env() -> Dict[str, str]:
 
 @pytest.fixture(scope='session')
 def digits_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The work dir of a 1-epoch MoCo-v2 digits run of 2 CPU processes
-    through ``tools/dist_train.sh`` (:data:`TINY`), with its output in
-    ``output.log``.
+    """The work dir of a 2-epoch MoCo-v2 digits run of 2 CPU processes
+    through ``tools/dist_train.sh`` (:data:`TINY`: 2 iterations an epoch,
+    the kNN monitor after each), with its output in ``output.log``.
 
     Returns:
-        Path: The work dir; it holds ``epoch_1.pth``.
+        Path: The work dir; it holds ``epoch_1.pth`` and ``epoch_2.pth``
+        (``last_checkpoint`` points at the latter).
     """
     work = tmp_path_factory.mktemp('digits_run')
     env = dict(
@@ -94,7 +95,8 @@ def digits_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         'bash',
         str(ROOT / 'tools/dist_train.sh'),
         str(MOCO_DIGITS), '2', '--work-dir',
-        str(work), '--cfg-options', *TINY, 'train_cfg.max_epochs=1'
+        str(work), '--cfg-options', *TINY, 'train_cfg.max_epochs=2',
+        'default_hooks.checkpoint.max_keep_ckpts=2'
     ],
                           cwd=ROOT,
                           env=env,

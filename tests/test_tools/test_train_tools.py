@@ -1,4 +1,5 @@
-"""tools/dist_train.sh with 2 CPU processes, and CLI errors."""
+"""tools/dist_train.sh with 2 CPU processes (the session's digits run), and
+CLI errors."""
 import os
 import subprocess
 import sys
@@ -35,29 +36,30 @@ def env() -> dict:
                 PYTHONPATH=str(ROOT))
 
 
-def train(*args: str, work: Path, epochs: int = 2, dist: bool = False,
-          options=(), config: Path = DIGITS) -> subprocess.CompletedProcess:
+def train(*args: str, work: Path, epochs: int = 2,
+          options=()) -> subprocess.CompletedProcess:
+    """tools/train.py on the digits, forked from the preloaded server."""
     opts = TINY + [f'train_cfg.max_epochs={epochs}', *options]
-    args = ['--work-dir', str(work), *args, '--cfg-options', *opts]
-    if not dist:  # forked from the preloaded server
-        return run_python([ROOT / 'tools/train.py', config, *args],
-                          env=env(), cwd=ROOT, timeout=600)
-    return subprocess.run(
-        ['bash', str(ROOT / 'tools/dist_train.sh'), str(config), '2', *args],
-        cwd=ROOT, env=env(), capture_output=True, text=True, timeout=600)
+    return run_python([
+        ROOT / 'tools/train.py', DIGITS, '--work-dir', work, *args,
+        '--cfg-options', *opts
+    ],
+                      env=env(),
+                      cwd=ROOT,
+                      timeout=600)
 
 
-def test_dist_train_two_cpu_processes(tmp_path: Path) -> None:
-    proc = train(work=tmp_path, dist=True)
-    log = proc.stdout + proc.stderr
-    assert proc.returncode == 0, log[-3000:]
+def test_dist_train_two_cpu_processes(digits_run: Path,
+                                      tmp_path: Path) -> None:
+    # tools/dist_train.sh, 2 processes, 2 epochs (tests/conftest.py)
+    log = (digits_run / 'output.log').read_text()
     assert log.count('distributed training uses the gloo backend') == 1
     assert 'Distributed launcher: pytorch' in log
     assert 'GPU number: 2' in log  # mmengine's name for the world size
     # 32 images / (2 processes x 8) = 2 iterations per epoch, kNN each epoch
     assert 'Epoch(train) [2][2/2]' in log
     assert log.count('knn/top1:') == 2
-    ckpt = torch.load(tmp_path / 'epoch_2.pth', weights_only=True)
+    ckpt = torch.load(digits_run / 'epoch_2.pth', weights_only=True)
     assert ckpt['meta']['iter'] == 4
     # the queue holds the 4 steps x 16 keys of both processes, unit norm
     queue = ckpt['state_dict']['queue']
@@ -69,7 +71,7 @@ def test_dist_train_two_cpu_processes(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable,
          str(ROOT / 'tools/benchmarks/classification/knn.py'), str(DIGITS),
-         str(tmp_path / 'epoch_2.pth'), '--work-dir', str(tmp_path / 'knn'),
+         str(digits_run / 'epoch_2.pth'), '--work-dir', str(tmp_path),
          '--cfg-options', *TINY[2:4]],
         cwd=ROOT, env=env(), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
