@@ -28,6 +28,7 @@ on standard input and answers the child's pid, then its exit status.
 import atexit
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -170,12 +171,16 @@ class ForkServer:
                 Path(path).touch()
             if merge:
                 paths[1] = paths[0]
-            request = dict(argv=argv, env=env, cwd=cwd, stdout=paths[0],
+            request = dict(argv=argv,
+                           env=env,
+                           cwd=cwd,
+                           stdout=paths[0],
                            stderr=paths[1])
             self.proc.stdin.write(json.dumps(request) + '\n')
             self.proc.stdin.flush()
             pid = self._answer()['pid']
-            timer = threading.Timer(timeout, _kill_group, (pid, ))
+            expired = threading.Event()
+            timer = threading.Timer(timeout, _kill_group, (pid, expired))
             timer.start()
             try:
                 status = self._answer()['status']
@@ -184,10 +189,10 @@ class ForkServer:
             stdout = Path(paths[0]).read_text(errors='replace')
             stderr = None if merge else Path(paths[1]).read_text(
                 errors='replace')
-            if timer.finished.is_set() and status < 0:
+            if expired.is_set():
                 raise subprocess.TimeoutExpired(argv, timeout, stdout, stderr)
-            return subprocess.CompletedProcess([sys.executable, *argv],
-                                               status, stdout, stderr)
+            return subprocess.CompletedProcess([sys.executable, *argv], status,
+                                               stdout, stderr)
 
     def _answer(self) -> Dict:
         line = self.proc.stdout.readline()
@@ -202,11 +207,17 @@ class ForkServer:
         self.proc.wait(timeout=60)
 
 
-def _kill_group(pid: int) -> None:
-    """SIGKILL a child that ran out of time, with its process group."""
+def _kill_group(pid: int, expired: threading.Event) -> None:
+    """SIGKILL a child that ran out of time, with its process group.
+
+    Args:
+        pid (int): The child, leader of its group.
+        expired (threading.Event): Set once the kill is sent.
+    """
     try:
-        os.killpg(pid, 9)
-    except ProcessLookupError:
+        os.killpg(pid, signal.SIGKILL)
+        expired.set()
+    except ProcessLookupError:  # it ended meanwhile
         pass
 
 
@@ -219,8 +230,7 @@ def _server(env: Dict[str, str]) -> ForkServer:
     if key not in _SERVERS:
         server_env = {
             name: value
-            for name, value in os.environ.items()
-            if name != 'PYTHONPATH'
+            for name, value in os.environ.items() if name != 'PYTHONPATH'
         }
         if key is not None:
             server_env['PYTHONPATH'] = key
@@ -265,14 +275,14 @@ def run_python(args: Sequence[PathLike],
     env = dict(os.environ if env is None else env)
     cwd = str(cwd or os.getcwd())
     if not argv[0].endswith('.py'):
-        return subprocess.run([sys.executable, *argv],
-                              env=env,
-                              cwd=cwd,
-                              stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT
-                              if stderr_to_stdout else subprocess.PIPE,
-                              text=True,
-                              timeout=timeout)
+        return subprocess.run(
+            [sys.executable, *argv],
+            env=env,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT if stderr_to_stdout else subprocess.PIPE,
+            text=True,
+            timeout=timeout)
     return _server(env).run(argv, env, cwd, timeout, stderr_to_stdout)
 
 

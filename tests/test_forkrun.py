@@ -53,9 +53,10 @@ def cold(args: list, env: dict, cwd: Path) -> subprocess.CompletedProcess:
                           timeout=300)
 
 
-def test_a_forked_run_reads_as_a_cold_one(probe: Path,
-                                          tmp_path: Path) -> None:
-    extra = dict(MARKER='m', OMP_NUM_THREADS='2', STATUS='3',
+def test_a_forked_run_reads_as_a_cold_one(probe: Path, tmp_path: Path) -> None:
+    extra = dict(MARKER='m',
+                 OMP_NUM_THREADS='2',
+                 STATUS='3',
                  TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD='1')
     runs = [
         run(['tool/probe.py', 'a b', '--x'], env(**extra), tmp_path)
@@ -70,10 +71,13 @@ def test_a_forked_run_reads_as_a_cold_one(probe: Path,
     assert seen[0].pop('draw') != seen[1].pop('draw')
     assert seen[0] == seen[1]
     assert seen[1] == dict(argv=['tool/probe.py', 'a b', '--x'],
-                           cwd=str(tmp_path), path0=str(probe.parent),
-                           marker='m', threads=2,
+                           cwd=str(tmp_path),
+                           path0=str(probe.parent),
+                           marker='m',
+                           threads=2,
                            hexa_mm=str(ROOT / 'hexa_mm'),
-                           weights_only_off='1', name='__main__')
+                           weights_only_off='1',
+                           name='__main__')
 
 
 def test_each_child_starts_from_the_server_not_the_last_child(
@@ -101,8 +105,7 @@ def test_an_uncaught_exception_is_status_1_and_a_traceback(
     assert proc.stderr.rstrip().endswith('ValueError: broken')
 
 
-def test_system_exit_with_a_message_and_merged_output(
-        tmp_path: Path) -> None:
+def test_system_exit_with_a_message_and_merged_output(tmp_path: Path) -> None:
     script = tmp_path / 'message.py'
     script.write_text('import sys\nprint("out")\nsys.exit("error: bad")\n')
     proc = run_python([script], env(), tmp_path, stderr_to_stdout=True)

@@ -238,8 +238,9 @@ def _feature_quality(ctx: Context) -> Outcome:
 
 def _extract(ctx: Context) -> Outcome:
     """In a new interpreter: the one cold start of this tool."""
-    return ctx.cold_python('tools/model_converters/extract_backbone_weights.py',
-                      ctx.checkpoint, ctx.cwd / 'extracted.pth')
+    return ctx.cold_python(
+        'tools/model_converters/extract_backbone_weights.py', ctx.checkpoint,
+        ctx.cwd / 'extracted.pth')
 
 
 def _needs(module: str) -> None:
