@@ -3,7 +3,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List
+from typing import Callable, Dict, List, Sequence, Union
 
 import pytest
 import torch
@@ -11,7 +11,7 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from forkrun import close_servers
+from forkrun import close_servers, run_python
 from hexa_mm import register_all_modules
 from hexa_mm.engine.pretrained import extract_backbone_state_dict
 from hexa_mm.registry import MODELS
@@ -148,3 +148,33 @@ def mocov2_r50_backbone_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp('mocov2_r50') / 'backbone.pth'
     torch.save(weights, path)
     return path
+
+
+@pytest.fixture(scope='session')
+def train_downstream() -> Callable[..., str]:
+    """Run ``tools/benchmarks/train_downstream.py`` in one process without a
+    GPU (forked: :func:`forkrun.run_python`).
+
+    Returns:
+        Callable: ``run(config, backbone, work_dir, options)`` returns the
+        run's log; it fails the test with the log's tail if the run fails.
+    """
+
+    def run(config: Union[str, Path], backbone: Union[str, Path],
+            work_dir: Union[str, Path], options: Sequence[str]) -> str:
+        proc = run_python([
+            ROOT / 'tools/benchmarks/train_downstream.py', config, backbone,
+            '--work-dir', work_dir, '--cfg-options', *options
+        ],
+                          env=dict(
+                              os.environ,
+                              OMP_NUM_THREADS='1',
+                              CUDA_VISIBLE_DEVICES='',
+                              PYTHONPATH=str(ROOT)),
+                          cwd=ROOT,
+                          timeout=600)
+        log = proc.stdout + proc.stderr
+        assert proc.returncode == 0, log[-3000:]
+        return log
+
+    return run

@@ -1,6 +1,5 @@
 """mmpretrain benchmarks: linear probe and semi-supervised fine-tuning from a
 hexa_mm backbone (configs/benchmarks/classification)."""
-import os
 import re
 import runpy
 import sys
@@ -17,7 +16,6 @@ from mmpretrain.registry import DATASETS, MODELS
 from mmpretrain.structures import DataSample
 from torch import nn
 
-from forkrun import run_python
 from hexa_mm import register_all_modules
 from hexa_mm.engine.pretrained import check_init_checkpoints, set_pretrained
 from hexa_mm.registry import MODELS as HEXA_MODELS
@@ -257,24 +255,15 @@ def test_digits_semi_supervised_subset() -> None:
 
 
 @pytest.mark.integration
-def test_digits_linear_through_the_launcher(backbones, tmp_path) -> None:
+def test_digits_linear_through_the_launcher(backbones, train_downstream,
+                                           tmp_path) -> None:
     path, expected = backbones['resnet18']
-    env = dict(os.environ,
-               OMP_NUM_THREADS='1',
-               CUDA_VISIBLE_DEVICES='',
-               PYTHONPATH=str(ROOT))
-    proc = run_python([
-        LAUNCHER, DIGITS_LINEAR, path, '--work-dir', tmp_path,
-        '--cfg-options', 'train_dataloader.dataset.indices=128',
+    log = train_downstream(DIGITS_LINEAR, path, tmp_path, [
+        'train_dataloader.dataset.indices=128',
         'train_dataloader.batch_size=32', 'val_dataloader.dataset.indices=64',
         'train_cfg.max_epochs=1', 'default_hooks.checkpoint.interval=1',
         'default_hooks.logger.interval=1'
-    ],
-                      env=env,
-                      cwd=ROOT,
-                      timeout=600)
-    log = proc.stdout + proc.stderr
-    assert proc.returncode == 0, log[-3000:]
+    ])
     assert f'load {len(expected)} tensors from {path}' in log
     assert 'Epoch(train) [1][4/4]' in log
     assert len(re.findall(r'accuracy/top1: [\d.]+', log)) == 1

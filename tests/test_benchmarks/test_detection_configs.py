@@ -3,7 +3,7 @@ R50-FPN on COCO from a hexa_mm backbone (configs/benchmarks/mmdetection)."""
 import os
 import re
 from pathlib import Path
-from typing import List
+from typing import Callable, List
 
 import pytest
 import torch
@@ -12,7 +12,6 @@ from mmengine.registry import DefaultScope
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from forkrun import run_python
 from hexa_mm import register_all_modules
 from hexa_mm.engine.pretrained import check_init_checkpoints, set_pretrained
 from hexa_mm.utils.errors import CheckpointError, ConfigError
@@ -259,6 +258,7 @@ def test_tiny_variant_keeps_the_benchmark(tiny: Path) -> None:
 def test_tiny_variant_trains_and_evaluates(tiny: Path,
                                            mocov2_r50_backbone_file: Path,
                                            tiny_downstream_data: dict,
+                                           train_downstream: Callable,
                                            tmp_path: Path) -> None:
     name, roots, metrics = TINY_DATA[tiny]
     root = tiny_downstream_data[name]
@@ -269,19 +269,7 @@ def test_tiny_variant_trains_and_evaluates(tiny: Path,
             f'{metric}.ann_file={ann_file}'
             for metric in ('val_evaluator', 'test_evaluator')
         ]
-    launcher = ROOT / 'tools/benchmarks/train_downstream.py'
-    proc = run_python([
-        launcher, tiny, mocov2_r50_backbone_file, '--work-dir', tmp_path,
-        '--cfg-options', *options
-    ],
-                      env=dict(os.environ,
-                               OMP_NUM_THREADS='1',
-                               CUDA_VISIBLE_DEVICES='',
-                               PYTHONPATH=str(ROOT)),
-                      cwd=ROOT,
-                      timeout=600)
-    log = proc.stdout + proc.stderr
-    assert proc.returncode == 0, log[-3000:]
+    log = train_downstream(tiny, mocov2_r50_backbone_file, tmp_path, options)
     # the backbone and (C4) res5 head loaded the file; one process: mmengine
     # reverted SyncBN to BN
     parts = ', '.join(f'model.{p}' for p in pretrained_parts(TINY[tiny]))

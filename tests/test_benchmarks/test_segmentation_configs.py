@@ -3,6 +3,7 @@ backbone (configs/benchmarks/mmsegmentation)."""
 import os
 import re
 from pathlib import Path
+from typing import Callable
 
 import pytest
 import torch
@@ -11,7 +12,6 @@ from mmengine.hub import get_config
 from mmengine.registry import DefaultScope
 from torch import nn
 
-from forkrun import run_python
 from hexa_mm import register_all_modules
 from hexa_mm.engine.pretrained import check_init_checkpoints, set_pretrained
 from hexa_mm.utils.errors import CheckpointError, ConfigError
@@ -215,23 +215,12 @@ def test_tiny_variant_keeps_the_benchmark(tiny: Path, real: Path) -> None:
 def test_tiny_variant_trains_and_evaluates(tiny: Path,
                                            mocov2_r50_backbone_file: Path,
                                            tiny_downstream_data: dict,
+                                           train_downstream: Callable,
                                            tmp_path: Path) -> None:
     name, folder, datasets = TINY_DATA[tiny]
     root = os.path.join(tiny_downstream_data[name], folder)
     options = [f'{dataset}.data_root={root}' for dataset in datasets]
-    launcher = ROOT / 'tools/benchmarks/train_downstream.py'
-    proc = run_python([
-        launcher, tiny, mocov2_r50_backbone_file, '--work-dir', tmp_path,
-        '--cfg-options', *options
-    ],
-                      env=dict(os.environ,
-                               OMP_NUM_THREADS='1',
-                               CUDA_VISIBLE_DEVICES='',
-                               PYTHONPATH=str(ROOT)),
-                      cwd=ROOT,
-                      timeout=600)
-    log = proc.stdout + proc.stderr
-    assert proc.returncode == 0, log[-3000:]
+    log = train_downstream(tiny, mocov2_r50_backbone_file, tmp_path, options)
     # mmengine's Pretrained initialiser loaded the backbone file
     assert f'load model from: {mocov2_r50_backbone_file}' in log
     assert 'Iter(train) [4/4]' in log
