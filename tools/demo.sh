@@ -15,6 +15,11 @@ cd "$(dirname "$0")/.."
 export PYTHON=${PYTHON:-python}
 # the tools import hexa_mm from this checkout
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+# one thread per run: two one-process runs share the two cores (torchrun
+# sets this only for more than one process; without it each run takes
+# every core, and two of them run ten times slower); the study's figures
+# were made with one thread
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-1}
 WORK=${WORK:-work_dirs/demo}
 SEEDS=(${SEEDS:-0 1 2})
 PORT=${PORT:-29517}
