@@ -203,17 +203,25 @@ def fake_srun(tmp_path: Path, tool_env: dict) -> Dict[str, str]:
         CPUS_PER_TASK='1')
 
 
+def _slurm_train(tmp_path: Path, fake_srun: dict, tiny_options: List[str],
+                 option: str) -> subprocess.CompletedProcess:
+    """``slurm_train.sh`` on the digits config with the fake ``srun``, the
+    tiny options and one more ``--cfg-options`` entry; work dir
+    ``tmp_path / 'work'``."""
+    return run([
+        'bash', SLURM_TRAIN, 'partition', 'job',
+        str(DIGITS),
+        str(tmp_path / 'work'), '--cfg-options', *tiny_options, option
+    ], fake_srun)
+
+
 @pytest.mark.integration
 def test_slurm_train_runs_gloo_from_slurms_variables(tmp_path: Path,
                                                      fake_srun: dict,
                                                      tiny_options: List[str]
                                                      ) -> None:
-    proc = run([
-        'bash', SLURM_TRAIN, 'partition', 'job',
-        str(DIGITS),
-        str(tmp_path / 'work'), '--cfg-options', *tiny_options,
-        'train_cfg.max_epochs=1'
-    ], fake_srun)
+    proc = _slurm_train(tmp_path, fake_srun, tiny_options,
+                        'train_cfg.max_epochs=1')
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-3000:]
     assert 'Distributed launcher: slurm' in log
@@ -226,12 +234,8 @@ def test_slurm_train_runs_gloo_from_slurms_variables(tmp_path: Path,
 @pytest.mark.integration
 def test_slurm_train_worker_error_is_one_line(tmp_path: Path, fake_srun: dict,
                                               tiny_options: List[str]) -> None:
-    proc = run([
-        'bash', SLURM_TRAIN, 'partition', 'job',
-        str(DIGITS),
-        str(tmp_path / 'work'), '--cfg-options', *tiny_options,
-        'model.queue_len=60'
-    ], fake_srun)
+    proc = _slurm_train(tmp_path, fake_srun, tiny_options,
+                        'model.queue_len=60')
     assert_one_error_line(
         proc, 'queue_len=60 is not a multiple of the global batch size 16')
 
