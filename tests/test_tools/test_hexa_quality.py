@@ -151,14 +151,31 @@ def test_quick_pieces_in_process(tmp_path: Path,
 @pytest.mark.integration
 def test_tiny_study_writes_json_table_and_figure(
         tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    # the --quick path at the smallest size: one step per epoch
-    status = hexa_quality.main([
+    # the --quick path at the smallest size: one step per epoch, stopped
+    # by a failure after the runs, then started again
+    argv = [
         '--variants', 'mocov2', 'hexa-mocov2', '--seeds', '0', '1',
         '--epochs', '1', '--images', '64', '--curve-every', '1', '--out',
         str(tmp_path)
-    ])
-    assert status == 0
+    ]
+
+    def broken(*args):
+        raise OSError('disk full')
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(hexa_quality, 'plot_curves', broken)
+        with pytest.raises(OSError, match='disk full'):
+            hexa_quality.main(argv)
+    journal = tmp_path / hexa_quality.JOURNAL
+    finished = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert sorted((r['name'], r['seed']) for r in finished) == [
+        ('hexa-mocov2', 0), ('hexa-mocov2', 1), ('mocov2', 0), ('mocov2', 1)
+    ]
+    capsys.readouterr()
+    assert hexa_quality.main(argv) == 0
     out = capsys.readouterr().out
+    assert '4 finished runs of an interrupted study' in out
+    assert out.count(', reused)') == 4 and not journal.exists()
     assert 'hexa-mocov2 - mocov2' in out and 'raw pixels' in out
     report = json.loads((tmp_path / 'results.json').read_text())
     runs = report['runs']
@@ -176,6 +193,8 @@ def test_tiny_study_writes_json_table_and_figure(
         expected['mean'])
     assert len(report['baselines']['random init']) == 2
     assert (tmp_path / 'curves.png').stat().st_size > 10_000
+    assert {r['train_s'] for r in runs['mocov2']} == {
+        r['train_s'] for r in finished if r['name'] == 'mocov2'}
     # a second run takes the finished runs instead of training them again
     again = tmp_path / 'again'
     assert hexa_quality.main([
@@ -187,6 +206,18 @@ def test_tiny_study_writes_json_table_and_figure(
     assert capsys.readouterr().out.count(', reused)') == 4
     second = json.loads((again / 'results.json').read_text())
     assert second['summary']['paired'] == report['summary']['paired']
+
+
+def test_journal_skips_a_line_cut_short_by_a_kill(tmp_path: Path) -> None:
+    journal = tmp_path / hexa_quality.JOURNAL
+    assert hexa_quality.load_journal(str(journal)) == {}
+    journal.write_text(
+        json.dumps(dict(key='a', seed=0)) + '\n' +
+        json.dumps(dict(key='b', seed=1)) + '\n{"key": "c", "se')
+    assert hexa_quality.load_journal(str(journal)) == {
+        'a': dict(key='a', seed=0),
+        'b': dict(key='b', seed=1)
+    }
 
 
 def test_hexa_variants_warm_up_and_the_ablation_and_bases_do_not() -> None:

@@ -45,7 +45,11 @@ The table gives mean ± std over seeds and, for each HEXA variant, the paired
 difference to its base (same seed) with a 95 % Student-t interval. Written
 to ``--out``: ``results.json`` (every run, curve, logged loss term, the
 configs, the machine load) and ``curves.png`` (kNN and 5-shot on val
-against epoch). ``--quick`` (MoCo-v2 and HEXA_MoCo, 2 seeds, 2 epochs on
+against epoch). Each run is also appended to ``runs.jsonl`` in ``--out`` as
+soon as it ends; a study stopped before it wrote ``results.json`` (a kill, a
+crash, a full disk) carries those runs over when started again with the same
+``--out``, and ``results.json`` replaces the previous one only once it is
+whole. ``--quick`` (MoCo-v2 and HEXA_MoCo, 2 seeds, 2 epochs on
 256 images) checks the whole path in minutes; its numbers are not results.
 """
 import argparse
@@ -57,7 +61,7 @@ import os.path as osp
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from typing import Dict, List, Optional, Sequence
 
@@ -73,6 +77,7 @@ from hexa_mm.evaluation import (mean_std, measure_representation,
                                 paired_difference)
 from hexa_mm.registry import MODELS, RUNNERS
 from hexa_mm.utils import ConfigError, tool_main
+from hexa_mm.utils.atomic import atomic_path
 
 MOCO = 'configs/mocov2/mocov2_resnet18-cifar-w16_1xb64-coslr-40e_digits16.py'
 HEXA_MOCO = ('configs/hexa_mocov2/'
@@ -83,6 +88,8 @@ HEXA_DCLUSTER = (
     'configs/hexa_deepclusterv2/'
     'hexa-deepclusterv2_resnet18-cifar-w16_1xb64-coslr-40e_digits16.py')
 SHOTS, DRAWS = 5, 20
+#: In ``--out``: each finished run, appended as it ends (see run_jobs)
+JOURNAL = 'runs.jsonl'
 KNN = dict(k=200, temperature=0.07)
 
 
@@ -552,7 +559,8 @@ def show(res: dict, splits: Sequence[str]) -> None:
 
 def run_jobs(jobs: List[dict],
              workers: int,
-             reuse: Optional[Dict[str, dict]] = None) -> List[dict]:
+             reuse: Optional[Dict[str, dict]] = None,
+             journal: Optional[str] = None) -> List[dict]:
     """Run the jobs, ``workers`` at a time, longest first.
 
     Args:
@@ -560,6 +568,10 @@ def run_jobs(jobs: List[dict],
         workers (int): Processes at once.
         reuse (dict[str, dict], optional): Finished runs by
             :func:`job_key`; a job with a key there is not run again.
+        journal (str, optional): A file each finished run is appended to
+            (one JSON line, flushed to disk) as soon as it ends, so that a
+            study stopped before its ``results.json`` loses no run
+            (:func:`load_journal`).
 
     Returns:
         list[dict]: The results, in the order of ``jobs``.
@@ -576,11 +588,41 @@ def run_jobs(jobs: List[dict],
         return results  # type: ignore[return-value]
     with ProcessPoolExecutor(workers, mp_context=get_context('spawn')) as ex:
         futures = {ex.submit(train_and_measure, jobs[i]): i for i in order}
-        for future, i in futures.items():
+        for future in as_completed(futures):
+            i = futures[future]
             res = future.result()
             results[i] = res
+            if journal is not None:
+                with open(journal, 'a') as f:
+                    f.write(json.dumps(res) + '\n')
+                    f.flush()
+                    os.fsync(f.fileno())
             show(res, jobs[i]['splits'])
     return results  # type: ignore[return-value]
+
+
+def load_journal(path: str) -> Dict[str, dict]:
+    """The runs an interrupted study appended to its journal, by key.
+
+    Args:
+        path (str): The journal (``runs.jsonl`` in ``--out``); a missing
+            file has no runs.
+
+    Returns:
+        dict[str, dict]: The runs; a last line cut short by a kill is
+        skipped (that run is trained again).
+    """
+    if not osp.isfile(path):
+        return {}
+    runs = {}
+    with open(path) as f:
+        for line in f:
+            try:
+                run = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            runs[run['key']] = run
+    return runs
 
 
 def job_cost(spec: dict) -> float:
@@ -901,6 +943,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     for spec in list(MAIN.values()) + list(SWEEP.values()):
         build_cfg(spec, args.epochs, args.images)
     reuse = load_reuse(args.reuse)
+    os.makedirs(args.out, exist_ok=True)
+    journal = osp.join(args.out, JOURNAL)
+    resumed = load_journal(journal)
+    if resumed:
+        print(f'{len(resumed)} finished runs of an interrupted study '
+              f'carried over from {journal}', flush=True)
+        reuse.update(resumed)
     base_rows = baselines(args.seeds)
     runs: Dict[str, List[dict]] = {}
     pairs = []
@@ -908,7 +957,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         names = [n for n in MAIN if n in wanted]
         jobs = make_jobs(names, MAIN, args, args.seeds, ('val', 'test'),
                          args.curve_every)
-        for job, res in zip(jobs, run_jobs(jobs, args.jobs, reuse)):
+        results = run_jobs(jobs, args.jobs, reuse, journal)
+        for job, res in zip(jobs, results):
             runs.setdefault(job['name'], []).append(res)
         pairs += [(n, MAIN[n]['base']) for n in names if MAIN[n]['base']]
     if 'wallclock' in args.studies:
@@ -916,13 +966,15 @@ def main(argv: Optional[List[str]] = None) -> int:
         jobs = make_jobs(list(epochs), MAIN, args, args.seeds,
                          ('val', 'test'), args.curve_every, epochs,
                          prefix='time-')
-        for job, res in zip(jobs, run_jobs(jobs, args.jobs, reuse)):
+        results = run_jobs(jobs, args.jobs, reuse, journal)
+        for job, res in zip(jobs, results):
             runs.setdefault(job['name'], []).append(res)
         pairs += [(WALLCLOCK[b], f'time-{b}') for b in epochs]
     sweep_runs: Dict[str, List[dict]] = {}
     if 'sweep' in args.studies:
         jobs = sweep_jobs([n for n in SWEEP if n in wanted], args)
-        for job, res in zip(jobs, run_jobs(jobs, args.jobs, reuse)):
+        results = run_jobs(jobs, args.jobs, reuse, journal)
+        for job, res in zip(jobs, results):
             sweep_runs.setdefault(job['name'], []).append(res)
     main_summary = summarise(dict(base_rows, **runs), pairs, ('val', 'test'))
     sweep_pairs = [(n, SWEEP[n]['base']) for n in sweep_runs if n in SWEEP]
@@ -937,7 +989,6 @@ def main(argv: Optional[List[str]] = None) -> int:
             f'sweep of the open HEXA settings, val only, '
             f'{args.sweep_epochs or epochs} epochs, seeds '
             f'{args.sweep_seeds}', sweep_summary, ('val', ))
-    os.makedirs(args.out, exist_ok=True)
     report.update(
         wall_s=time.perf_counter() - start,
         machine_end=machine(),
@@ -950,10 +1001,14 @@ def main(argv: Optional[List[str]] = None) -> int:
             n: Config.fromfile(MAIN[n]['config']).pretty_text
             for n in MAIN
         })
-    with open(osp.join(args.out, 'results.json'), 'w') as f:
-        json.dump(report, f, indent=1)
-    plot_curves({n: r for n, r in runs.items() if n in MAIN}, base_rows,
-                osp.join(args.out, 'curves.png'))
+    with atomic_path(osp.join(args.out, 'results.json')) as tmp:
+        with open(tmp, 'w') as f:
+            json.dump(report, f, indent=1)
+    with atomic_path(osp.join(args.out, 'curves.png')) as tmp:
+        plot_curves({n: r
+                     for n, r in runs.items() if n in MAIN}, base_rows, tmp)
+    if osp.exists(journal):
+        os.remove(journal)  # every run is in results.json now
     print(f'\nwrote {osp.join(args.out, "results.json")} and curves.png '
           f'({report["wall_s"]:.0f} s)')
     return 0
