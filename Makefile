@@ -40,15 +40,23 @@ demo: install
 
 # both tiers in one run (session fixtures shared): the unit tier, in
 # process (`make test-unit`, -m "not integration"), and the integration
-# tier: subprocess and multi-process trainings, mmdet / mmseg runs
+# tier: subprocess and multi-process trainings, mmdet / mmseg runs.
+# Two pytest-xdist workers (one torch thread each): much of a test's time is
+# interpreter start-up, sockets and waits, which the other worker fills; the
+# tests that share a fixture held in memory run in one worker
+# (tests/conftest.py). PYTEST_WORKERS=1 for one.
+PYTEST_WORKERS ?= 2
+PYTEST := $(PY) -m pytest tests -q -p no:cacheprovider \
+          -n $(PYTEST_WORKERS) --dist loadgroup
+
 test: install-full
-	$(PY) -m pytest tests -q -p no:cacheprovider --durations=20
+	$(PYTEST) --durations=20
 
 test-unit: install-full
-	$(PY) -m pytest tests -q -p no:cacheprovider -m "not integration"
+	$(PYTEST) -m "not integration"
 
 test-integration: install-full
-	$(PY) -m pytest tests -q -p no:cacheprovider -m integration
+	$(PYTEST) -m integration
 
 clean:
 	rm -rf work_dirs/demo

@@ -1,12 +1,34 @@
-"""Fixtures shared by the test suite."""
+"""Fixtures shared by the test suite, and how it runs under pytest-xdist
+(``make test``: ``-n 2 --dist loadgroup``).
+
+Each xdist worker is a process of its own, with its own session and module
+fixtures. So that no training is made twice:
+
+* a session fixture whose value is files (:func:`digits_run`, the tiny
+  downstream sets, a backbone file) is made once for the whole run, by the
+  first worker to need it, under a file lock (:func:`once_per_run`); the
+  other worker waits for it and reads its value;
+* a module- or session-scoped fixture of the suite whose value lives in
+  memory (a trained runner, a model) cannot cross processes: the tests that
+  use it are put into one xdist group, run by one worker
+  (:func:`pytest_collection_modifyitems`); a test marked
+  ``xdist_group`` by hand keeps its mark.
+
+Each worker computes with one torch thread (two workers share two cores),
+and draws its ports from a range of its own
+(:func:`hexa_mm.testing.free_port`).
+"""
+import functools
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Callable, Dict, List, Sequence, Union
+from typing import Any, Callable, Dict, List, Sequence, Set, Union
 
 import pytest
 import torch
+from filelock import FileLock
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from torch.nn.modules.batchnorm import _BatchNorm
@@ -19,19 +41,8 @@ from hexa_mm.testing import free_port
 from hexa_mm.testing.tiny_downstream import make_tiny_downstream_data
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    """Register the markers of the suite's tiers."""
-    config.addinivalue_line(
-        'markers', 'integration: subprocess trainings and downstream runs '
-        '(deselect with -m "not integration")')
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """End the servers :func:`forkrun.run_python` started."""
-    close_servers()
-
-
 ROOT = Path(__file__).resolve().parents[1]
+TESTS = ROOT / 'tests'
 MOCO_R50 = ROOT / 'configs/mocov2/mocov2_resnet50_8xb32-coslr-200e_in1k.py'
 MOCO_DIGITS = ROOT / 'configs/mocov2/mocov2_resnet18_2xb64-coslr-30e_digits.py'
 # A few iterations of the digits configs: 32 train images, batch 8 per
@@ -42,6 +53,125 @@ TINY = ('train_dataloader.batch_size=8', 'train_dataloader.dataset.indices=32',
         'default_hooks.logger.interval=1',
         'default_hooks.checkpoint.interval=1')
 
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the markers of the suite's tiers; one torch thread in an
+    xdist worker."""
+    config.addinivalue_line(
+        'markers', 'integration: subprocess trainings and downstream runs '
+        '(deselect with -m "not integration")')
+    if os.environ.get('PYTEST_XDIST_WORKER'):
+        torch.set_num_threads(1)
+
+
+#: Fixtures of the suite, not function-scoped, whose users need no xdist
+#: group: cheap values, or files made by :func:`once_per_run`.
+NO_GROUP = frozenset({
+    'tiny_options', 'train_downstream', 'made_once', 'digits_run',
+    'tiny_downstream_data', 'mocov2_r50_backbone_file',
+    'good'  # test_engine/test_reliability.py
+})
+
+
+def _shared_fixtures(item: pytest.Item) -> Set[str]:
+    """The module-, class-, package- or session-scoped fixtures of this
+    suite (not of pytest or a plugin) that ``item`` uses, but
+    :data:`NO_GROUP`.
+
+    Returns:
+        set[str]: One key an instance: the fixture's name after its
+        module's path (module scope) or where it is defined.
+    """
+    keys = set()
+    info = getattr(item, '_fixtureinfo', None)
+    for name, defs in (info.name2fixturedefs.items() if info else ()):
+        fixture = defs[-1]
+        source = Path(fixture.func.__code__.co_filename)
+        if (fixture.scope == 'function' or name in NO_GROUP
+                or TESTS not in source.parents):
+            continue
+        owner = item.path if fixture.scope in ('module', 'class') else source
+        keys.add(f'{owner.relative_to(ROOT)}::{name}')
+    return keys
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config,
+                                  items: List[pytest.Item]) -> None:
+    """Mark ``xdist_group`` the tests that share a fixture instance held in
+    memory (see :func:`_shared_fixtures`), one group for each set of tests
+    linked by such fixtures; ``--dist loadgroup`` runs each group in one
+    worker. Tests already marked ``xdist_group`` are left as they are."""
+    parent: Dict[str, str] = {}
+
+    def root(key: str) -> str:
+        while parent.setdefault(key, key) != key:
+            key = parent[key]
+        return key
+
+    users = []
+    for item in items:
+        if item.get_closest_marker('xdist_group') is None:
+            keys = sorted(_shared_fixtures(item))
+            for key in keys:
+                parent[root(key)] = root(keys[0])
+            if keys:
+                users.append((item, keys[0]))
+    members: Dict[str, List[str]] = {}
+    for key in parent:
+        members.setdefault(root(key), []).append(key)
+    for item, key in users:
+        item.add_marker(pytest.mark.xdist_group(min(members[root(key)])))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """End the servers :func:`forkrun.run_python` started."""
+    close_servers()
+
+
+
+def once_per_run(tmp_path_factory: pytest.TempPathFactory, name: str,
+                 make: Callable[[Path], Any]) -> Any:
+    """Make a session fixture's files once for the whole run, however many
+    xdist workers use them (the pytest-xdist recipe: the first worker makes
+    them under a file lock in the run's common temporary folder, the others
+    wait and read the value it left).
+
+    Args:
+        tmp_path_factory (pytest.TempPathFactory): The session's factory.
+        name (str): The fixture's name: its folder, lock and value file.
+        make (Callable[[Path], Any]): Fills an empty folder and returns the
+            fixture's value, JSON-serialisable.
+
+    Returns:
+        Any: What ``make`` returned (as JSON gives it back).
+    """
+    if not os.environ.get('PYTEST_XDIST_WORKER'):
+        return make(tmp_path_factory.mktemp(name))
+    common = tmp_path_factory.getbasetemp().parent
+    value = common / f'{name}.json'
+    with FileLock(str(common / f'{name}.lock')):
+        if not value.is_file():
+            folder = common / name
+            if folder.exists():
+                pytest.fail(f'{name} failed in another xdist worker: see '
+                            'its error there')
+            folder.mkdir()
+            value.write_text(json.dumps(make(folder)))
+    return json.loads(value.read_text())
+
+
+@pytest.fixture(scope='session')
+def made_once(
+    tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[str, Callable[[Path], Any]], Any]:
+    """:func:`once_per_run` for the fixtures of a test module (its name
+    joins :data:`NO_GROUP`).
+
+    Returns:
+        Callable: ``made_once(name, make)``.
+    """
+    return functools.partial(once_per_run, tmp_path_factory)
 
 
 @pytest.fixture(scope='session')
@@ -84,7 +214,11 @@ def digits_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         Path: The work dir; it holds ``epoch_1.pth`` and ``epoch_2.pth``
         (``last_checkpoint`` points at the latter).
     """
-    work = tmp_path_factory.mktemp('digits_run')
+    return Path(once_per_run(tmp_path_factory, 'digits_run', _digits_run))
+
+
+def _digits_run(work: Path) -> str:
+    """Make :func:`digits_run` in ``work``; its path."""
     env = dict(
         os.environ,
         PYTHON=sys.executable,
@@ -105,7 +239,7 @@ def digits_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
                           timeout=600)
     (work / 'output.log').write_text(proc.stdout + proc.stderr)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
-    return work
+    return str(work)
 
 
 @pytest.fixture(scope='session')
@@ -118,9 +252,9 @@ def tiny_downstream_data(
         ``'cityscapes'`` roots; see
         :func:`hexa_mm.testing.tiny_downstream.make_tiny_downstream_data`.
     """
-    return make_tiny_downstream_data(str(
-        tmp_path_factory.mktemp('tiny_downstream')),
-                                     seed=0)
+    return once_per_run(
+        tmp_path_factory, 'tiny_downstream',
+        lambda folder: make_tiny_downstream_data(str(folder), seed=0))
 
 
 @pytest.fixture(scope='session')
@@ -132,6 +266,13 @@ def mocov2_r50_backbone_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     Returns:
         Path: A weights-only backbone ``state_dict`` file.
     """
+    return Path(
+        once_per_run(tmp_path_factory, 'mocov2_r50',
+                     _mocov2_r50_backbone_file))
+
+
+def _mocov2_r50_backbone_file(folder: Path) -> str:
+    """Make :func:`mocov2_r50_backbone_file` in ``folder``; its path."""
     register_all_modules(init_default_scope=False)
     torch.manual_seed(0)
     with DefaultScope.overwrite_default_scope('hexa_mm'):
@@ -145,9 +286,9 @@ def mocov2_r50_backbone_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 module.running_var.uniform_(0.5, 2)
     weights = extract_backbone_state_dict(moco.state_dict())
     assert weights.keys() == moco.backbone.state_dict().keys()
-    path = tmp_path_factory.mktemp('mocov2_r50') / 'backbone.pth'
+    path = folder / 'backbone.pth'
     torch.save(weights, path)
-    return path
+    return str(path)
 
 
 @pytest.fixture(scope='session')

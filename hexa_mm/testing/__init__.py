@@ -5,7 +5,7 @@ Nothing here registers a module, and nothing in ``hexa_mm.datasets``,
 ``register_all_modules`` and ``import hexa_mm`` never load it. Tests and tools
 import it explicitly.
 """
-from ..utils.launch import free_port
+from .ports import free_port
 from .tiny_downstream import make_tiny_downstream_data
 from .tiny_models import deepcluster_cfg, samples, tiny_deepcluster
 

@@ -248,7 +248,16 @@ def pointer(work_dir: Path) -> str:
     return osp.basename((work_dir / 'last_checkpoint').read_text().strip())
 
 
-@pytest.mark.parametrize('algorithm', list(CONFIGS))
+def uses_uninterrupted(algorithm: str) -> pytest.MarkDecorator:
+    """The xdist group of the tests that compare with ``algorithm``'s
+    uninterrupted run: one worker makes it, once."""
+    return pytest.mark.xdist_group(f'uninterrupted_{algorithm}')
+
+
+@pytest.mark.parametrize('algorithm', [
+    pytest.param(algorithm, marks=uses_uninterrupted(algorithm))
+    for algorithm in CONFIGS
+])
 def test_sigkill_mid_epoch_then_resume_is_bit_identical(
         algorithm: str, uninterrupted: Callable[[str], Path],
         tmp_path: Path) -> None:
@@ -282,6 +291,7 @@ def test_sigkill_mid_epoch_then_resume_is_bit_identical(
         assert key in compared
 
 
+@uses_uninterrupted('mocov2')
 def test_sigkill_inside_a_save_keeps_every_checkpoint(
         uninterrupted: Callable[[str], Path], tmp_path: Path) -> None:
     work = tmp_path / 'work'
@@ -517,15 +527,20 @@ def test_mmengine_loaders_go_through_the_weights_only_one(
 
 
 @pytest.fixture(scope='module')
-def good(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, object]:
+def good(made_once: Callable) -> Dict[str, object]:
     """A MoCo-v2 work dir to protect: ``epoch_1.pth`` and ``latest.pth``
     (after 2 of the 4 iterations of epoch 1, batch 8, one process), and the
-    SHA-256 of each.
+    SHA-256 of each; made once for all xdist workers.
 
     Returns:
-        dict: ``dir`` and ``sha256`` (file name to digest).
+        dict: ``dir`` (a Path) and ``sha256`` (file name to digest).
     """
-    folder = tmp_path_factory.mktemp('good')
+    value = made_once('reliability_good', _good)
+    return dict(dir=Path(value['dir']), sha256=value['sha256'])
+
+
+def _good(folder: Path) -> Dict[str, object]:
+    """Make :func:`good` in ``folder``."""
     code = runpy.run_path(str(ROOT / 'tools/train.py'))
     argv = [
         'train.py',
@@ -540,7 +555,7 @@ def good(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, object]:
         sys.argv = saved
     gc.collect()
     return dict(
-        dir=folder,
+        dir=str(folder),
         sha256={
             name: sha256(folder / name)
             for name in ('epoch_1.pth', 'latest.pth')
