@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from forkrun import run_python
+from hexa_mm.testing import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +50,7 @@ def run(args: list, cwd: Path) -> str:
         OMP_NUM_THREADS='1',
         PYTHON=sys.executable,
         PYTHONPATH=str(REPO),
-        PORT=str(29600 + os.getpid() % 300))
+        PORT=str(free_port()))
     if args[0] == sys.executable:
         done = run_python(args[1:], env=env, cwd=cwd, stderr_to_stdout=True)
     else:

@@ -73,7 +73,8 @@ def test_gpu_check_refuses_without_cuda() -> None:
 def test_gpu_check_dry_run(tmp_path: Path) -> None:
     proc = subprocess.run(['bash', 'tools/analysis/gpu_check.sh', '--dry-run'],
                           cwd=ROOT,
-                          env=env(WHEELS=str(tmp_path)),
+                          env=env(WHEELS=str(tmp_path),
+                                  PORT=str(free_port())),
                           capture_output=True,
                           text=True,
                           timeout=1800)

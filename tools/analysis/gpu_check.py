@@ -13,7 +13,8 @@ wheels. On one GPU it measures, in turn:
    centroids, 10 iterations, against its matmul floor
    (``benchmark_kmeans.py``);
 4. 20 iterations of ``tools/dist_train.sh`` with 1 process (NCCL) of the
-   HEXA_MoCo and HEXA_DCluster digits configs (data embedded, no download).
+   HEXA_MoCo and HEXA_DCluster digits configs (data embedded, no download),
+   on port ``PORT`` if set (else one from 29500 to 30499, by process id).
 
 Each part that fails is reported in the table with its error, and the others
 still run. The table is printed at the end; the exit status is 1 if any part
@@ -236,7 +237,9 @@ def _dist_run(config: str, images: int, batch: int, timeout: int) -> Row:
             capture_output=True,
             text=True,
             timeout=timeout,
-            env=dict(os.environ, PORT=str(29500 + os.getpid() % 1000)))
+            env=dict(os.environ,
+                     PORT=os.environ.get('PORT',
+                                         str(29500 + os.getpid() % 1000))))
         took = time.perf_counter() - start
         log = proc.stdout + proc.stderr
         if proc.returncode != 0:
