@@ -32,6 +32,10 @@ SEGMENTATION_VOC = str(ROOT / 'configs/benchmarks/mmsegmentation/voc12aug/'
 # line for any count: tests/test_tools/test_launchers.py), and 8 cold starts
 # on 2 cores cost a minute.
 PROCESSES = '2'
+# the demo's runs (tools/demo.sh OPTIONS): 2 iterations of batch 64 an epoch
+DEMO_TINY = ('train_dataloader.dataset.indices=128',
+             'val_dataloader.dataset.bank.indices=256',
+             'val_dataloader.dataset.query.indices=64')
 
 
 class Outcome(NamedTuple):
@@ -114,10 +118,12 @@ class Context(NamedTuple):
 
 
 def _demo(ctx: Context) -> Outcome:
-    """``make demo``'s script: one seed, one epoch per network."""
+    """``make demo``'s script: one seed, one epoch per network of 2
+    iterations (128 images), a kNN check on 256 + 64 images."""
     return ctx.bash('tools/demo.sh',
                     env=dict(SEEDS='0',
                              EPOCHS='1',
+                             OPTIONS=' '.join(DEMO_TINY),
                              WORK=str(ctx.cwd / 'demo')))
 
 
