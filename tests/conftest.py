@@ -40,7 +40,6 @@ from hexa_mm.registry import MODELS
 from hexa_mm.testing import free_port
 from hexa_mm.testing.tiny_downstream import make_tiny_downstream_data
 
-
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = ROOT / 'tests'
 MOCO_R50 = ROOT / 'configs/mocov2/mocov2_resnet50_8xb32-coslr-200e_in1k.py'
@@ -127,7 +126,6 @@ def pytest_collection_modifyitems(config: pytest.Config,
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """End the servers :func:`forkrun.run_python` started."""
     close_servers()
-
 
 
 def once_per_run(tmp_path_factory: pytest.TempPathFactory, name: str,

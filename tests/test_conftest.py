@@ -18,14 +18,15 @@ def memory_fixture():
 class Item:
     """The parts of a ``pytest.Item`` the hook reads and writes."""
 
-    def __init__(self, path: Path, mark: Optional[str] = None,
+    def __init__(self,
+                 path: Path,
+                 mark: Optional[str] = None,
                  **scopes: str) -> None:
         self.path = path
-        self._fixtureinfo = SimpleNamespace(
-            name2fixturedefs={
-                name: [fixture(scope, name)]
-                for name, scope in scopes.items()
-            })
+        self._fixtureinfo = SimpleNamespace(name2fixturedefs={
+            name: [fixture(scope, name)]
+            for name, scope in scopes.items()
+        })
         self.marks = [] if mark is None else [pytest.mark.xdist_group(mark)]
 
     def get_closest_marker(self, name: str):

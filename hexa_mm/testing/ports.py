@@ -66,9 +66,8 @@ def free_port() -> int:
     Raises:
         RuntimeError: If :data:`DRAWS` ports drawn are all in use.
     """
-    ports = port_range(
-        os.environ.get('PYTEST_XDIST_WORKER', ''),
-        int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '1')))
+    ports = port_range(os.environ.get('PYTEST_XDIST_WORKER', ''),
+                       int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '1')))
     for port in random.Random().sample(ports, min(DRAWS, len(ports))):
         if check_port(port):
             return port
