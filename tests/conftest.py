@@ -61,6 +61,27 @@ def pytest_configure(config: pytest.Config) -> None:
         '(deselect with -m "not integration")')
     if os.environ.get('PYTEST_XDIST_WORKER'):
         torch.set_num_threads(1)
+        config.pluginmanager.register(XdistGroupIds())
+
+
+class XdistGroupIds:
+    """Make pytest-xdist's groups reach its scheduler under pytest 9.
+
+    For ``--dist loadgroup``, pytest-xdist (3.8) names each test of a group
+    ``NODEID@GROUP`` by setting ``item._nodeid``, and the scheduler keeps the
+    tests of one name after ``@`` together. pytest 9 no longer reads that
+    attribute (an item's ``nodeid`` comes from ``item._id``), so the groups
+    are silently lost and their tests spread over the workers. After
+    pytest-xdist's hook, this gives each renamed item its new id.
+    """
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items: List[pytest.Item]) -> None:
+        """Give ``item._nodeid`` (``NODEID@GROUP``) to ``item._id``."""
+        for item in items:
+            renamed = vars(item).get('_nodeid')
+            if renamed and renamed != item.nodeid:
+                item._id = type(item._id).parse(renamed)
 
 
 #: Fixtures of the suite, not function-scoped, whose users need no xdist
@@ -79,7 +100,8 @@ def _shared_fixtures(item: pytest.Item) -> Set[str]:
 
     Returns:
         set[str]: One key an instance: the fixture's name after its
-        module's path (module scope) or where it is defined.
+        module's path (module scope) or where it is defined, and ``:``
+        (no ``::`` or ``[``: the key goes into the test's id).
     """
     keys = set()
     info = getattr(item, '_fixtureinfo', None)
@@ -90,7 +112,7 @@ def _shared_fixtures(item: pytest.Item) -> Set[str]:
                 or TESTS not in source.parents):
             continue
         owner = item.path if fixture.scope in ('module', 'class') else source
-        keys.add(f'{owner.relative_to(ROOT)}::{name}')
+        keys.add(f'{owner.relative_to(ROOT)}:{name}')
     return keys
 
 

@@ -5,6 +5,7 @@ from types import SimpleNamespace
 from typing import Dict, Optional
 
 import pytest
+from _pytest.nodeid import NodeId
 
 import conftest
 
@@ -28,6 +29,10 @@ class Item:
             for name, scope in scopes.items()
         })
         self.marks = [] if mark is None else [pytest.mark.xdist_group(mark)]
+
+    @property
+    def nodeid(self) -> str:
+        return str(self._id)
 
     def get_closest_marker(self, name: str):
         found = [m.mark for m in self.marks if m.mark.name == name]
@@ -84,3 +89,14 @@ def test_a_group_given_by_hand_is_kept() -> None:
              b=Item(HERE, trained='module')))
     assert got['a'] == 'by_hand'
     assert got['b'] not in (None, 'by_hand')
+
+
+def test_the_group_reaches_the_id_xdist_schedules_by() -> None:
+    item = Item(HERE)
+    item._id = NodeId.parse('tests/test_x.py::test_y[a]')
+    item._nodeid = 'tests/test_x.py::test_y[a]@g'  # what pytest-xdist sets
+    alone = Item(HERE)
+    alone._id = NodeId.parse('tests/test_x.py::test_z')
+    conftest.XdistGroupIds().pytest_collection_modifyitems([item, alone])
+    assert str(item._id) == 'tests/test_x.py::test_y[a]@g'
+    assert str(alone._id) == 'tests/test_x.py::test_z'
