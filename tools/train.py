@@ -159,8 +159,12 @@ def main() -> int:
         Runner.from_cfg(cfg)
     runner.train()
     # on success only: gloo's threads may abort the interpreter's exit
-    # without it, and after a failure it could wait on the others
+    # without it, and after a failure it could wait on the others. The
+    # barrier first: a rank that tears its group down while another still
+    # writes the last checkpoint was seen to abort at exit ("terminate
+    # called without an active exception") under load
     if torch.distributed.is_initialized():
+        torch.distributed.barrier()
         torch.distributed.destroy_process_group()
     return 0
 
