@@ -46,7 +46,7 @@ train() {
 }
 
 start=$(date +%s)
-# two queues of about equal length (a HEXA_MoCo run costs 3 to 4 MoCo-v2 runs)
+# two queues (a HEXA_MoCo run costs 1.9 MoCo-v2 runs idle, 3 to 4 shared)
 jobs_a=() jobs_b=()
 for i in "${!SEEDS[@]}"; do
   if (( i % 2 == 0 )); then jobs_a+=("hexa_mocov2:$HEXA:${SEEDS[i]}")
