@@ -1,6 +1,7 @@
 """tools/analysis/hexa_quality.py: the study's pieces and a tiny run."""
 import json
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -254,3 +255,43 @@ def test_wallclock_epochs_from_the_times_or_a_measured_ratio() -> None:
         with pytest.raises(ConfigError, match='--time-ratio'):
             hexa_quality.check_args(
                 hexa_quality.parse_args(['--time-ratio', bad]))
+
+
+def fake_run(job: dict) -> dict:
+    """Stands for train_and_measure in forked workers: ``broken`` fails, the
+    others leave a marker and a result."""
+    if job['name'] == 'broken':
+        raise RuntimeError('loss diverged')
+    time.sleep(0.2)
+    Path(job['marker']).write_text('ran')
+    return dict(name=job['name'], key=job['key'], seed=0, epochs=1,
+                train_s=0.2, val=dict(knn=50.0, few_shot=40.0))
+
+
+def test_a_failed_run_stops_the_study_and_keeps_the_finished_ones(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hexa_quality, 'START_METHOD', 'fork')
+    monkeypatch.setattr(hexa_quality, 'train_and_measure', fake_run)
+    names = ['broken'] + [f'run{i}' for i in range(7)]
+    (tmp_path / 'ran').mkdir()
+    # the longest first: the failure comes first, seven runs wait
+    jobs = [
+        dict(name=name, key=name, cost=len(names) - i, splits=['val'],
+             marker=str(tmp_path / 'ran' / name))
+        for i, name in enumerate(names)
+    ]
+    journal = tmp_path / hexa_quality.JOURNAL
+    with pytest.raises(RuntimeError, match='loss diverged'):
+        hexa_quality.run_jobs(jobs, 1, journal=str(journal))
+    ran = sorted(p.name for p in (tmp_path / 'ran').iterdir())
+    # only what was already handed to the worker ran (the executor queues
+    # up to two calls ahead); every run that ended is in the journal
+    assert len(ran) <= 3
+    assert sorted(hexa_quality.load_journal(str(journal))) == ran
+
+
+def test_one_seed_prints_no_interval() -> None:
+    one = hexa_quality.fmt_diff(paired_difference([91.0], [90.5]))
+    assert 'nan' not in one and 'one seed' in one and '+0.50' in one
+    two = hexa_quality.fmt_diff(paired_difference([91.0, 92.0], [90.0, 90.0]))
+    assert two.startswith('+1.50 [') and 'one seed' not in two

@@ -91,6 +91,8 @@ SHOTS, DRAWS = 5, 20
 #: In ``--out``: each finished run, appended as it ends (see run_jobs)
 JOURNAL = 'runs.jsonl'
 KNN = dict(k=200, temperature=0.07)
+#: How run_jobs starts its workers (fresh interpreters: no state inherited)
+START_METHOD = 'spawn'
 
 
 def variant(config: str,
@@ -575,6 +577,11 @@ def run_jobs(jobs: List[dict],
 
     Returns:
         list[dict]: The results, in the order of ``jobs``.
+
+    Raises:
+        Exception: The first run that failed, once the runs already under
+            way have ended (and gone to the journal); no further run is
+            started after a failure.
     """
     reuse = reuse or {}
     results: List[Optional[dict]] = [None] * len(jobs)
@@ -586,11 +593,23 @@ def run_jobs(jobs: List[dict],
                    key=lambda i: -jobs[i].get('cost', 1.0))
     if not order:
         return results  # type: ignore[return-value]
-    with ProcessPoolExecutor(workers, mp_context=get_context('spawn')) as ex:
+    failure: Optional[BaseException] = None
+    with ProcessPoolExecutor(
+            workers, mp_context=get_context(START_METHOD)) as ex:
         futures = {ex.submit(train_and_measure, jobs[i]): i for i in order}
         for future in as_completed(futures):
+            if future.cancelled():
+                continue
             i = futures[future]
-            res = future.result()
+            try:
+                res = future.result()
+            except Exception as exc:  # noqa: B902 (re-raised below)
+                # start nothing more; the runs under way still finish and
+                # go to the journal
+                failure = failure or exc
+                for pending in futures:
+                    pending.cancel()
+                continue
             results[i] = res
             if journal is not None:
                 with open(journal, 'a') as f:
@@ -598,6 +617,8 @@ def run_jobs(jobs: List[dict],
                     f.flush()
                     os.fsync(f.fileno())
             show(res, jobs[i]['splits'])
+    if failure is not None:
+        raise failure
     return results  # type: ignore[return-value]
 
 
@@ -828,8 +849,10 @@ def fmt_diff(stat: dict) -> str:
         stat (dict): The paired difference.
 
     Returns:
-        str: The text.
+        str: The text; ``+d (one seed)`` where one pair has no interval.
     """
+    if stat['n'] < 2:
+        return f'{stat["mean"]:+6.2f} (one seed)'
     return (f'{stat["mean"]:+6.2f} [{stat["low"]:+6.2f}, '
             f'{stat["high"]:+6.2f}]')
 
