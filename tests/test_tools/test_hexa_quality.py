@@ -294,4 +294,4 @@ def test_one_seed_prints_no_interval() -> None:
     one = hexa_quality.fmt_diff(paired_difference([91.0], [90.5]))
     assert 'nan' not in one and 'one seed' in one and '+0.50' in one
     two = hexa_quality.fmt_diff(paired_difference([91.0, 92.0], [90.0, 90.0]))
-    assert two.startswith('+1.50 [') and 'one seed' not in two
+    assert two.strip().startswith('+1.50 [') and 'one seed' not in two
