@@ -11,11 +11,12 @@ import torch.distributed as torch_dist
 import torch.multiprocessing as mp
 from mmengine.config import Config
 from mmengine.dataset import default_collate
+from mmengine.utils import ProgressBar
 from mmpretrain.structures import DataSample
 from torch.utils.data import DataLoader, Dataset
 
 from hexa_mm import register_all_modules
-from hexa_mm.engine.hooks import DeepClusterHook
+from hexa_mm.engine.hooks import DeepClusterHook, deepcluster_hook
 from hexa_mm.engine.schedule import set_max_epochs
 from hexa_mm.evaluation import extract_features, knn_accuracy
 from hexa_mm.models import BankClustering
@@ -209,14 +210,23 @@ def test_resume_at_an_epoch_end_with_another_batch_size(
 
 
 @pytest.mark.integration
-def test_load_from_fills_again(trained, tmp_path: Path) -> None:
+@pytest.mark.parametrize('progress', [True, False])
+def test_load_from_fills_again(trained, tmp_path: Path, progress: bool,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    bars = []
+    monkeypatch.setattr(deepcluster_hook, 'ProgressBar',
+                        lambda *args: bars.append(args) or ProgressBar(*args))
     runner = RUNNERS.build(
         dc_cfg(
             tmp_path,
             load_from=osp.join(trained.work_dir, 'epoch_2.pth'),
-            train_cfg=dict(by_epoch=True, max_epochs=1)))
+            train_cfg=dict(by_epoch=True, max_epochs=1),
+            custom_hooks=[
+                dict(type='DeepClusterHook', num_iters=3, progress=progress)
+            ]))
     runner.train()
     assert 'filling the memory bank' in log_text(runner)
+    assert len(bars) == progress
 
 
 @DATASETS.register_module(force=True)

@@ -439,6 +439,9 @@ def train_and_measure(job: dict) -> dict:
     quiet()
     cfg = build_cfg(job['spec'], job['epochs'], job['images'])
     cfg.randomness = dict(seed=job['seed'])
+    for hook in cfg.get('custom_hooks', []):
+        if hook['type'] == 'DeepClusterHook':  # no bar among the results
+            hook['progress'] = False
     cfg.train_cfg.val_interval = job['curve_every']
     with tempfile.TemporaryDirectory() as work_dir:
         cfg.work_dir = work_dir

@@ -29,9 +29,9 @@ class DeepClusterHook(Hook):
 
     * **Before training**: an empty bank for the training set, then one pass
       over the data (every sample the train sampler yields, the last partial
-      batch included; a progress bar on rank 0; a sample that cannot be
-      loaded is named on one line) that embeds the assignment crops into
-      it. A resumed run loads the bank from the checkpoint instead.
+      batch included; a progress bar on rank 0 unless ``progress`` is
+      False; a sample that cannot be loaded is named on one line) that
+      embeds the assignment crops into it. A resumed run loads the bank from the checkpoint instead.
     * **At each epoch start**: spherical k-means
       (:func:`hexa_mm.models.utils.spherical_kmeans`) of each prototype set
       on the bank of its crop, distributed over the processes; the centroids
@@ -54,17 +54,23 @@ class DeepClusterHook(Hook):
         num_iters (int): k-means iterations. Defaults to 10.
         chunk_size (int): Bank rows scored at a time by k-means (bounds its
             memory to ``chunk_size * K`` scores). Defaults to 4096.
+        progress (bool): Show the bank fill's progress bar (rank 0, on
+            standard output). Defaults to True.
     """
 
     priority = 'NORMAL'
 
-    def __init__(self, num_iters: int = 10, chunk_size: int = 4096) -> None:
+    def __init__(self,
+                 num_iters: int = 10,
+                 chunk_size: int = 4096,
+                 progress: bool = True) -> None:
         if num_iters < 1 or chunk_size < 1:
             raise ConfigError(
                 f'DeepClusterHook: num_iters={num_iters} and chunk_size='
                 f'{chunk_size} must be >= 1.')
         self.num_iters = num_iters
         self.chunk_size = chunk_size
+        self.progress = progress
         self._restored: Optional[dict] = None
         self._keep_clusters = False
         self._gathered: Optional[dict] = None
@@ -153,7 +159,8 @@ class DeepClusterHook(Hook):
         runner.logger.info('DeepClusterHook: filling the memory bank '
                            f'({len(fill_loader)} batches per process).')
         start = time.time()
-        bar = ProgressBar(len(fill_loader)) if runner.rank == 0 else None
+        bar = ProgressBar(len(fill_loader)) \
+            if self.progress and runner.rank == 0 else None
         model.train()
         try:
             for data_batch in fill_loader:
