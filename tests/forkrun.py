@@ -22,8 +22,19 @@ another process); Python options (``-u``, ``-P``, ``-c``, ``-m``) are not
 taken. :func:`run_python` runs cold what it cannot fork (a path that is not a
 ``.py`` file).
 
+A distributed run, ``torchrun --nproc_per_node=N SCRIPT ...`` without
+torchrun, is :func:`start_python` with ``nproc=N``: the server forks the N
+ranks at once, each with the variables torchrun gives its workers (``RANK``,
+``LOCAL_RANK``, ``WORLD_SIZE``, ``LOCAL_WORLD_SIZE``, ``GROUP_RANK``,
+``ROLE_RANK``, ``ROLE_WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT``); as
+torchrun does, once a rank fails the others get SIGTERM (SIGKILL
+:data:`GRACE` seconds later). The ranks are processes of their own (each the
+leader of its group), so a test can SIGKILL them; what a test of the launcher
+itself reads (its arguments, its signals, its process tree) stays with
+torchrun.
+
 The server is this file run as a script: it reads one JSON request a line
-on standard input and answers the child's pid, then its exit status.
+on standard input and answers the children's pids, then their exit statuses.
 """
 import atexit
 import json
@@ -33,6 +44,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Union
 
@@ -40,6 +52,9 @@ PathLike = Union[str, Path]
 
 # what `import hexa_mm` loads, in the order a tool imports it
 PRELOAD = ('torch', 'mmengine.runner', 'mmpretrain', 'hexa_mm')
+# seconds between the SIGTERM and the SIGKILL of the ranks left when one
+# fails (torchrun's default)
+GRACE = 30
 
 
 def _exit_status(code: object) -> int:
@@ -60,12 +75,13 @@ def _exit_status(code: object) -> int:
     return 1
 
 
-def _child(request: Dict) -> int:
+def _child(request: Dict, env: Dict[str, str]) -> int:
     """Become the requested tool run (in the forked child).
 
     Args:
-        request (dict): ``argv`` (the script first), ``env``, ``cwd``,
-            ``stdout`` and ``stderr`` (file paths).
+        request (dict): ``argv`` (the script first), ``cwd``, ``stdout``
+            and ``stderr`` (file paths).
+        env (dict[str, str]): The child's environment.
 
     Returns:
         int: The exit status.
@@ -85,7 +101,7 @@ def _child(request: Dict) -> int:
         os.close(out)
     os.chdir(request['cwd'])
     os.environ.clear()
-    os.environ.update(request['env'])
+    os.environ.update(env)
     threads = os.environ.get('OMP_NUM_THREADS', '')
     torch.set_num_threads(
         int(threads) if threads.isdigit() else len(os.sched_getaffinity(0)))
@@ -104,10 +120,70 @@ def _child(request: Dict) -> int:
     return status
 
 
+def _fork(request: Dict, env: Dict[str, str]) -> int:
+    """Fork a child that runs the request with ``env`` and exits.
+
+    Returns:
+        int: The child's pid.
+    """
+    pid = os.fork()
+    if pid == 0:
+        status = 1
+        try:
+            status = _child(request, env)
+        finally:
+            threading._shutdown()  # what interpreter exit does first
+            atexit._run_exitfuncs()
+            for stream in (sys.stdout, sys.stderr, sys.__stdout__,
+                           sys.__stderr__):
+                stream.flush()
+            os._exit(status)
+    return pid
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    """Send ``sig`` to the group ``pid`` leads, if it still exists."""
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _wait_all(pids: List[int]) -> List[int]:
+    """Wait for every child; once one fails, stop the others as torchrun
+    does (SIGTERM, SIGKILL :data:`GRACE` seconds later).
+
+    Args:
+        pids (list[int]): The children.
+
+    Returns:
+        list[int]: Their exit statuses (``-N`` when killed by signal
+        ``N``), in the order of ``pids``.
+    """
+    status: Dict[int, int] = {}
+    stopped = None
+    while len(status) < len(pids):
+        pid, wait_status = os.waitpid(-1, 0 if stopped is None else
+                                      os.WNOHANG)
+        if pid == 0:  # stopping, none ended yet
+            if time.monotonic() - stopped > GRACE:
+                for other in set(pids) - set(status):
+                    _signal_group(other, signal.SIGKILL)
+            time.sleep(0.1)
+            continue
+        status[pid] = os.waitstatus_to_exitcode(wait_status)
+        if status[pid] != 0 and stopped is None:
+            stopped = time.monotonic()
+            for other in set(pids) - set(status):
+                _signal_group(other, signal.SIGTERM)
+    return [status[pid] for pid in pids]
+
+
 def serve() -> None:
-    """Preload, then fork a child for each request read on standard input;
-    answer ``{"pid": ...}`` when it starts and ``{"status": ...}`` (the
-    ``subprocess`` return code) when it ends. Ends at end of input."""
+    """Preload, then for each request read on standard input fork a child
+    per environment of its ``envs``; answer ``{"pids": [...]}`` when they
+    start and ``{"status": [...]}`` (``subprocess`` return codes) when every
+    one has ended. Ends at end of input."""
     del sys.path[0]  # tests/, where this file lies: not a tool's path
     for module in PRELOAD:
         __import__(module)
@@ -116,22 +192,78 @@ def serve() -> None:
         request = json.loads(line)
         answers.flush()
         sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:
-            status = 1
-            try:
-                status = _child(request)
-            finally:
-                threading._shutdown()  # what interpreter exit does first
-                atexit._run_exitfuncs()
-                for stream in (sys.stdout, sys.stderr, sys.__stdout__,
-                               sys.__stderr__):
-                    stream.flush()
-                os._exit(status)
-        print(json.dumps(dict(pid=pid)), file=answers, flush=True)
-        _, wait_status = os.waitpid(pid, 0)
-        status = os.waitstatus_to_exitcode(wait_status)
-        print(json.dumps(dict(status=status)), file=answers, flush=True)
+        pids = [_fork(request, env) for env in request['envs']]
+        print(json.dumps(dict(pids=pids)), file=answers, flush=True)
+        print(json.dumps(dict(status=_wait_all(pids))),
+              file=answers,
+              flush=True)
+
+
+class ForkedRun:
+    """The children of one request while they run, as ``subprocess.Popen``
+    gives a process: :meth:`poll`, :meth:`wait`, :attr:`returncode`.
+
+    The server answers nothing else until they have all ended.
+
+    Args:
+        server (ForkServer): The server that forked them; its lock is held
+            and released when they have ended.
+        argv (list[str]): The script, then its arguments.
+        pids (list[int]): The children, one a rank.
+    """
+
+    def __init__(self, server: 'ForkServer', argv: List[str],
+                 pids: List[int]) -> None:
+        self.args = [sys.executable, *argv]
+        self.pids = pids
+        self.statuses: Optional[List[int]] = None
+        self._server = server
+        self._ended = threading.Thread(target=self._read_statuses,
+                                       daemon=True)
+        self._ended.start()
+
+    def _read_statuses(self) -> None:
+        try:
+            self.statuses = self._server._answer()['status']
+        finally:
+            self._server.lock.release()
+
+    @property
+    def returncode(self) -> Optional[int]:
+        """The first non-zero status in rank order (0 when every rank
+        succeeded), or None while any runs."""
+        if self.statuses is None:
+            return None
+        return next((status for status in self.statuses if status), 0)
+
+    def poll(self) -> Optional[int]:
+        """:attr:`returncode`, without waiting."""
+        return self.returncode
+
+    def wait(self, timeout: Optional[float] = None) -> int:
+        """Wait until every child has ended.
+
+        Args:
+            timeout (float, optional): Seconds before they are killed (with
+                their groups) and ``subprocess.TimeoutExpired`` raised.
+
+        Returns:
+            int: :attr:`returncode`.
+        """
+        self._ended.join(timeout)
+        if self._ended.is_alive():
+            self.kill()
+            self._ended.join()
+            raise subprocess.TimeoutExpired(self.args, timeout)
+        if self.statuses is None:
+            raise RuntimeError('the fork server ended: '
+                               f'status {self._server.proc.wait()}')
+        return self.returncode
+
+    def kill(self) -> None:
+        """SIGKILL every child with its process group."""
+        for pid in self.pids:
+            _signal_group(pid, signal.SIGKILL)
 
 
 class ForkServer:
@@ -150,6 +282,35 @@ class ForkServer:
                                      text=True)
         self.lock = threading.Lock()
 
+    def start(self, argv: List[str], envs: List[Dict[str, str]], cwd: str,
+              stdout: str, stderr: str) -> ForkedRun:
+        """Fork a child per environment, each running a script.
+
+        Args:
+            argv (list[str]): The script, then its arguments.
+            envs (list[dict[str, str]]): The children's environments.
+            cwd (str): Their working directory.
+            stdout (str): The file their standard output is appended to.
+            stderr (str): The file their standard error is appended to.
+
+        Returns:
+            ForkedRun: The running children.
+        """
+        self.lock.acquire()
+        try:
+            request = dict(argv=argv,
+                           envs=envs,
+                           cwd=cwd,
+                           stdout=stdout,
+                           stderr=stderr)
+            self.proc.stdin.write(json.dumps(request) + '\n')
+            self.proc.stdin.flush()
+            pids = self._answer()['pids']
+        except BaseException:
+            self.lock.release()
+            raise
+        return ForkedRun(self, argv, pids)
+
     def run(self, argv: List[str], env: Dict[str, str], cwd: str,
             timeout: float, merge: bool) -> subprocess.CompletedProcess:
         """Run a script in a forked child.
@@ -165,31 +326,22 @@ class ForkServer:
         Returns:
             subprocess.CompletedProcess: Its status and text outputs.
         """
-        with self.lock, tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp:
             paths = [os.path.join(tmp, 'stdout'), os.path.join(tmp, 'stderr')]
             for path in paths:
                 Path(path).touch()
             if merge:
                 paths[1] = paths[0]
-            request = dict(argv=argv,
-                           env=env,
-                           cwd=cwd,
-                           stdout=paths[0],
-                           stderr=paths[1])
-            self.proc.stdin.write(json.dumps(request) + '\n')
-            self.proc.stdin.flush()
-            pid = self._answer()['pid']
-            expired = threading.Event()
-            timer = threading.Timer(timeout, _kill_group, (pid, expired))
-            timer.start()
+            child = self.start(argv, [env], cwd, *paths)
+            expired = None
             try:
-                status = self._answer()['status']
-            finally:
-                timer.cancel()
+                status = child.wait(timeout)
+            except subprocess.TimeoutExpired as err:
+                expired = err
             stdout = Path(paths[0]).read_text(errors='replace')
             stderr = None if merge else Path(paths[1]).read_text(
                 errors='replace')
-            if expired.is_set():
+            if expired is not None:
                 raise subprocess.TimeoutExpired(argv, timeout, stdout, stderr)
             return subprocess.CompletedProcess([sys.executable, *argv], status,
                                                stdout, stderr)
@@ -205,20 +357,6 @@ class ForkServer:
         """End the server (it ends at the end of its input)."""
         self.proc.stdin.close()
         self.proc.wait(timeout=60)
-
-
-def _kill_group(pid: int, expired: threading.Event) -> None:
-    """SIGKILL a child that ran out of time, with its process group.
-
-    Args:
-        pid (int): The child, leader of its group.
-        expired (threading.Event): Set once the kill is sent.
-    """
-    try:
-        os.killpg(pid, signal.SIGKILL)
-        expired.set()
-    except ProcessLookupError:  # it ended meanwhile
-        pass
 
 
 _SERVERS: Dict[Optional[str], ForkServer] = {}
@@ -284,6 +422,76 @@ def run_python(args: Sequence[PathLike],
             text=True,
             timeout=timeout)
     return _server(env).run(argv, env, cwd, timeout, stderr_to_stdout)
+
+
+def rank_envs(env: Dict[str, str], nproc: int,
+              master_port: int) -> List[Dict[str, str]]:
+    """The environments torchrun gives the workers of a one-node run.
+
+    Args:
+        env (dict[str, str]): The environment torchrun would be given.
+        nproc (int): ``--nproc_per_node``.
+        master_port (int): ``--master_port`` (``MASTER_ADDR`` is
+            127.0.0.1).
+
+    Returns:
+        list[dict[str, str]]: One environment a rank.
+    """
+    envs = []
+    for rank in range(nproc):
+        envs.append(
+            dict(env,
+                 RANK=str(rank),
+                 LOCAL_RANK=str(rank),
+                 GROUP_RANK='0',
+                 ROLE_RANK=str(rank),
+                 WORLD_SIZE=str(nproc),
+                 LOCAL_WORLD_SIZE=str(nproc),
+                 ROLE_WORLD_SIZE=str(nproc),
+                 MASTER_ADDR='127.0.0.1',
+                 MASTER_PORT=str(master_port)))
+    return envs
+
+
+def start_python(args: Sequence[PathLike],
+                 log: PathLike,
+                 env: Optional[Dict[str, str]] = None,
+                 cwd: Optional[PathLike] = None,
+                 nproc: int = 1,
+                 master_port: Optional[int] = None) -> ForkedRun:
+    """Start ``python SCRIPT ARGS...`` forked from the preloaded server and
+    return at once; with ``nproc`` > 1, ``torchrun --nnodes=1
+    --nproc_per_node=NPROC SCRIPT ARGS...`` (see the module's docstring).
+
+    Args:
+        args (Sequence[str | Path]): The script (a ``.py`` file), then its
+            arguments.
+        log (str | Path): The file that receives the standard output and
+            error of every rank (created or emptied).
+        env (dict[str, str], optional): The environment; this process's
+            when None.
+        cwd (str | Path, optional): The working directory; this process's
+            when None.
+        nproc (int): Processes (ranks). Defaults to 1 (a plain run, no rank
+            variables).
+        master_port (int, optional): The rendezvous port of a run of
+            several ranks; :func:`hexa_mm.testing.free_port` when None.
+
+    Returns:
+        ForkedRun: The running ranks; until they end, the server (for this
+        ``PYTHONPATH``) serves nothing else.
+    """
+    argv = [str(arg) for arg in args]
+    env = dict(os.environ if env is None else env)
+    envs = [env]
+    if nproc > 1:
+        if master_port is None:
+            from hexa_mm.testing import free_port
+            master_port = free_port()
+        envs = rank_envs(env, nproc, master_port)
+    Path(log).write_text('')
+    return _server(env).start(argv, envs, str(cwd or os.getcwd()), str(log),
+                              str(log))
 
 
 if __name__ == '__main__':

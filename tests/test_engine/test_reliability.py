@@ -2,8 +2,10 @@
 that cannot run code, and one ``error:`` line for each bad input.
 
 Integration tests (``pytest -m integration``): real trainings of the digits
-configs, tiny (32 images, batch 4 a process, queue 64), two processes under
-torchrun where a run is killed.
+configs, tiny (32 images, batch 4 a process, queue 64), two processes where a
+run is killed. The two ranks are forked from the suite's preloaded server
+with torchrun's variables (:func:`forkrun.start_python`): what is tested is
+what a run leaves behind, not torchrun (``test_launchers.py`` tests it).
 """
 import gc
 import hashlib
@@ -26,9 +28,9 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.runner import CheckpointLoader
 
+from forkrun import ForkedRun, start_python
 from hexa_mm import register_all_modules
 from hexa_mm.registry import MODELS
-from hexa_mm.testing import free_port
 from hexa_mm.utils import CheckpointError
 
 pytestmark = pytest.mark.integration
@@ -69,6 +71,8 @@ RUN_SPECIFIC = re.compile(
     r'|^/message_hub/runtime_info/(cfg|experiment_name|last_ckpt)$'
     r'|^/message_hub/log_scalars/\w+/(data_)?time/')
 
+# the runs started by :func:`launch` that a test may have left running
+STARTED: List[ForkedRun] = []
 
 
 def run_env() -> dict:
@@ -110,33 +114,42 @@ def write_config(folder: Path, algorithm: str, **stop) -> Path:
     return config
 
 
-def launch(config: Path, work_dir: Path, *args: str) -> subprocess.Popen:
-    """Start tools/train.py with 2 processes under torchrun.
+def launch(config: Path, work_dir: Path, *args: str) -> ForkedRun:
+    """Start tools/train.py with 2 processes (``--launcher pytorch``), as
+    torchrun would.
 
     Returns:
-        subprocess.Popen: torchrun, leader of its own process group; its
-        output goes to the file ``proc.log``.
+        ForkedRun: The two ranks; their output goes to the file
+        ``proc.log``.
     """
     runs = len(list(work_dir.parent.glob(f'{work_dir.name}-*.log')))
     log = work_dir.parent / f'{work_dir.name}-{runs}.log'
-    proc = subprocess.Popen([
-        sys.executable, '-m', 'torch.distributed.run', '--nnodes=1',
-        '--nproc_per_node=2', '--master_addr=127.0.0.1',
-        f'--master_port={free_port()}',
-        str(ROOT / 'tools/train.py'),
-        str(config), '--launcher', 'pytorch', '--work-dir',
-        str(work_dir), *args, '--cfg-options', *TINY
+    proc = start_python([
+        ROOT / 'tools/train.py', config, '--launcher', 'pytorch',
+        '--work-dir', work_dir, *args, '--cfg-options', *TINY
     ],
-                            cwd=ROOT,
-                            env=run_env(),
-                            stdout=open(log, 'w'),
-                            stderr=subprocess.STDOUT,
-                            start_new_session=True)
+                        log,
+                        env=run_env(),
+                        cwd=ROOT,
+                        nproc=2)
     proc.log = log
+    STARTED.append(proc)
     return proc
 
 
-def finish(proc: subprocess.Popen) -> str:
+@pytest.fixture(autouse=True)
+def no_run_left() -> Iterator[None]:
+    """Kill, at the end of each test, a run it left running (an assertion
+    failed while it ran): it would hold the fork server."""
+    yield
+    while STARTED:
+        proc = STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def finish(proc: ForkedRun) -> str:
     """Wait for a run; its log.
 
     Returns:
@@ -216,25 +229,22 @@ def uninterrupted(
     return get
 
 
-def kill(folder: Path, proc: subprocess.Popen) -> None:
-    """SIGKILL torchrun and every worker (each in its own session).
+def kill(folder: Path, proc: ForkedRun) -> None:
+    """SIGKILL both processes (each with its process group).
 
     Args:
-        folder (Path): The run's folder (its ``markers``).
-        proc (subprocess.Popen): torchrun.
+        folder (Path): The run's folder (its ``markers``: each process's
+            pid, written when training starts).
+        proc (ForkedRun): The run.
     """
     pids = [int(p.read_text()) for p in (folder / 'markers').glob('pid*')]
-    assert len(pids) == 2
-    os.killpg(proc.pid, signal.SIGKILL)
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    # two processes of their own trained: the ranks that were started
+    assert sorted(pids) == sorted(proc.pids) and len(set(pids)) == 2
+    proc.kill()
     proc.wait(timeout=60)
 
 
-def wait_for(path: Path, proc: subprocess.Popen) -> None:
+def wait_for(path: Path, proc: ForkedRun) -> None:
     """Wait until a marker file exists (the run must not end first)."""
     deadline = time.monotonic() + 600
     while not path.exists():
