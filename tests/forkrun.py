@@ -163,8 +163,7 @@ def _wait_all(pids: List[int]) -> List[int]:
     status: Dict[int, int] = {}
     stopped = None
     while len(status) < len(pids):
-        pid, wait_status = os.waitpid(-1, 0 if stopped is None else
-                                      os.WNOHANG)
+        pid, wait_status = os.waitpid(-1, 0 if stopped is None else os.WNOHANG)
         if pid == 0:  # stopping, none ended yet
             if time.monotonic() - stopped > GRACE:
                 for other in set(pids) - set(status):
@@ -218,8 +217,7 @@ class ForkedRun:
         self.pids = pids
         self.statuses: Optional[List[int]] = None
         self._server = server
-        self._ended = threading.Thread(target=self._read_statuses,
-                                       daemon=True)
+        self._ended = threading.Thread(target=self._read_statuses, daemon=True)
         self._ended.start()
 
     def _read_statuses(self) -> None:

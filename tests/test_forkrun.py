@@ -2,13 +2,14 @@
 same tool started cold, for what the tests read of it (exit status, output,
 files, environment, arguments, working directory, threads, import path)."""
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from forkrun import run_python
+from forkrun import run_python, start_python
 
 # the server is a subprocess that imports torch and the OpenMMLab stack
 pytestmark = pytest.mark.integration
@@ -123,3 +124,69 @@ def test_a_run_past_its_timeout_is_killed(tmp_path: Path) -> None:
     # the server goes on serving
     script.write_text('print("next")\n')
     assert run_python([script], env(), tmp_path).stdout == 'next\n'
+
+
+RANK_PROBE = '''\
+import json, os, sys, time
+names = ('RANK', 'LOCAL_RANK', 'WORLD_SIZE', 'LOCAL_WORLD_SIZE',
+         'MASTER_ADDR', 'MASTER_PORT', 'MARKER')
+print(json.dumps(dict({name: os.environ.get(name) for name in names},
+                      pid=os.getpid(), pgid=os.getpgid(0))), flush=True)
+if os.environ.get('RANK', '') == os.environ.get('FAIL_RANK'):
+    sys.exit(3)
+time.sleep(float(os.environ.get('SLEEP', '0')))
+'''
+
+
+def test_ranks_are_forked_at_once_with_torchruns_variables(
+        tmp_path: Path) -> None:
+    script = tmp_path / 'rank.py'
+    script.write_text(RANK_PROBE)
+    log = tmp_path / 'log'
+    run = start_python([script],
+                       log,
+                       env(MARKER='m'),
+                       tmp_path,
+                       nproc=2,
+                       master_port=12345)
+    assert run.wait(timeout=60) == 0 and run.statuses == [0, 0]
+    seen = sorted((json.loads(line) for line in log.read_text().splitlines()),
+                  key=lambda seen: seen['RANK'])
+    assert [s.pop('pid') for s in seen] == run.pids
+    # each rank leads its own process group (a kill of one reaches its
+    # data workers, not the other rank)
+    assert [s.pop('pgid') for s in seen] == run.pids
+    assert seen == [
+        dict(RANK=str(rank),
+             LOCAL_RANK=str(rank),
+             WORLD_SIZE='2',
+             LOCAL_WORLD_SIZE='2',
+             MASTER_ADDR='127.0.0.1',
+             MASTER_PORT='12345',
+             MARKER='m') for rank in range(2)
+    ]
+
+
+def test_a_failed_rank_stops_the_others_as_torchrun_does(
+        tmp_path: Path) -> None:
+    script = tmp_path / 'rank.py'
+    script.write_text(RANK_PROBE)
+    run = start_python([script],
+                       tmp_path / 'log',
+                       env(FAIL_RANK='1', SLEEP='600'),
+                       tmp_path,
+                       nproc=2)
+    # rank 1 fails; rank 0, asleep, gets SIGTERM instead of its 600 s
+    assert run.wait(timeout=60) == -signal.SIGTERM
+    assert run.statuses == [-signal.SIGTERM, 3]
+
+
+def test_a_started_run_can_be_killed(tmp_path: Path) -> None:
+    script = tmp_path / 'rank.py'
+    script.write_text(RANK_PROBE)
+    run = start_python([script], tmp_path / 'log', env(SLEEP='600'), tmp_path)
+    assert run.poll() is None and len(run.pids) == 1
+    run.kill()
+    assert run.wait(timeout=60) == -signal.SIGKILL
+    # the server goes on serving
+    assert run_python([script], env(), tmp_path).returncode == 0

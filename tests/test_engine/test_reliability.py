@@ -124,14 +124,11 @@ def launch(config: Path, work_dir: Path, *args: str) -> ForkedRun:
     """
     runs = len(list(work_dir.parent.glob(f'{work_dir.name}-*.log')))
     log = work_dir.parent / f'{work_dir.name}-{runs}.log'
-    proc = start_python([
+    argv = [
         ROOT / 'tools/train.py', config, '--launcher', 'pytorch',
         '--work-dir', work_dir, *args, '--cfg-options', *TINY
-    ],
-                        log,
-                        env=run_env(),
-                        cwd=ROOT,
-                        nproc=2)
+    ]
+    proc = start_python(argv, log, env=run_env(), cwd=ROOT, nproc=2)
     proc.log = log
     STARTED.append(proc)
     return proc
