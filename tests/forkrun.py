@@ -121,7 +121,8 @@ def _child(request: Dict, env: Dict[str, str]) -> int:
 
 
 def _fork(request: Dict, env: Dict[str, str]) -> int:
-    """Fork a child that runs the request with ``env`` and exits.
+    """Fork a child that runs the request with ``env`` and exits, the leader
+    of a new process group from the moment its pid is returned.
 
     Returns:
         int: The child's pid.
@@ -138,6 +139,10 @@ def _fork(request: Dict, env: Dict[str, str]) -> int:
                            sys.__stderr__):
                 stream.flush()
             os._exit(status)
+    try:  # the child does the same: its group exists once either has
+        os.setpgid(pid, pid)
+    except OSError:  # it has done it, or has already ended
+        pass
     return pid
 
 
@@ -209,12 +214,17 @@ class ForkedRun:
             and released when they have ended.
         argv (list[str]): The script, then its arguments.
         pids (list[int]): The children, one a rank.
+        log (Path, optional): The file their output goes to, if one.
     """
 
-    def __init__(self, server: 'ForkServer', argv: List[str],
-                 pids: List[int]) -> None:
+    def __init__(self,
+                 server: 'ForkServer',
+                 argv: List[str],
+                 pids: List[int],
+                 log: Optional[Path] = None) -> None:
         self.args = [sys.executable, *argv]
         self.pids = pids
+        self.log = log
         self.statuses: Optional[List[int]] = None
         self._server = server
         self._ended = threading.Thread(target=self._read_statuses, daemon=True)
@@ -476,8 +486,8 @@ def start_python(args: Sequence[PathLike],
             several ranks; :func:`hexa_mm.testing.free_port` when None.
 
     Returns:
-        ForkedRun: The running ranks; until they end, the server (for this
-        ``PYTHONPATH``) serves nothing else.
+        ForkedRun: The running ranks (``log``: the file); until they end,
+        the server (for this ``PYTHONPATH``) serves nothing else.
     """
     argv = [str(arg) for arg in args]
     env = dict(os.environ if env is None else env)
@@ -488,8 +498,10 @@ def start_python(args: Sequence[PathLike],
             master_port = free_port()
         envs = rank_envs(env, nproc, master_port)
     Path(log).write_text('')
-    return _server(env).start(argv, envs, str(cwd or os.getcwd()), str(log),
-                              str(log))
+    run = _server(env).start(argv, envs, str(cwd or os.getcwd()), str(log),
+                             str(log))
+    run.log = Path(log)
+    return run
 
 
 if __name__ == '__main__':

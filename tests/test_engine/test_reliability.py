@@ -14,7 +14,6 @@ import os.path as osp
 import pickle
 import re
 import runpy
-import signal
 import socket
 import subprocess
 import sys
@@ -129,7 +128,6 @@ def launch(config: Path, work_dir: Path, *args: str) -> ForkedRun:
         '--work-dir', work_dir, *args, '--cfg-options', *TINY
     ]
     proc = start_python(argv, log, env=run_env(), cwd=ROOT, nproc=2)
-    proc.log = log
     STARTED.append(proc)
     return proc
 
@@ -815,19 +813,18 @@ def test_second_run_into_a_work_dir_is_refused(good: dict, tmp_path: Path,
                                                monkeypatch, capsys) -> None:
     work = tmp_path / 'work'
     copy_of_good(good, work)
-    holder = subprocess.Popen([
-        sys.executable, '-c', 'import sys, time\n'
-        'from hexa_mm.engine.work_dir import lock_work_dir\n'
-        'lock_work_dir(sys.argv[1])\n'
-        'print("locked", flush=True)\n'
-        'time.sleep(600)\n',
-        str(work)
-    ],
-                              env=run_env(),
-                              stdout=subprocess.PIPE,
-                              text=True)
+    # another process (forked) takes the lock, says so, and keeps it
+    script = tmp_path / 'hold.py'
+    script.write_text('import sys, time\n'
+                      'from hexa_mm.engine.work_dir import lock_work_dir\n'
+                      'lock_work_dir(sys.argv[1])\n'
+                      'open(sys.argv[2], "w").close()\n'
+                      'time.sleep(600)\n')
+    holder = start_python([script, work, tmp_path / 'locked'],
+                          tmp_path / 'holder.log',
+                          env=run_env())
     try:
-        assert holder.stdout.readline() == 'locked\n'
+        wait_for(tmp_path / 'locked', holder)
         code, output = run_tool(monkeypatch, capsys, 'train.py', MOCO,
                                 '--work-dir', work, '--resume', *opts())
     finally:
@@ -836,7 +833,7 @@ def test_second_run_into_a_work_dir_is_refused(good: dict, tmp_path: Path,
     errors = [line for line in output.splitlines() if 'error:' in line]
     assert code == 2 and errors == [
         f'error: work dir {work} is in use by another run (pid '
-        f'{holder.pid} on {socket.gethostname()} since ' +
+        f'{holder.pids[0]} on {socket.gethostname()} since ' +
         errors[0].split(' since ')[1]
     ], output[-3000:]
     for name, digest in good['sha256'].items():

@@ -10,6 +10,7 @@ from typing import Dict
 import pytest
 import torch
 
+from forkrun import start_python
 from hexa_mm.testing import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,24 +100,23 @@ def test_gpu_check_dry_run(tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
-def test_deepcluster_overhead_counts_the_collectives() -> None:
+def test_deepcluster_overhead_counts_the_collectives(tmp_path: Path) -> None:
     digits = ('configs/deepclusterv2/'
               'deepclusterv2_resnet18_2xb64-coslr-30e_digits.py')
-    proc = subprocess.run([
-        sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
-        '--master_port',
-        str(free_port()), 'tools/analysis/benchmark_deepcluster_overhead.py',
-        '--launcher', 'pytorch', '--epochs', '1', '--kmeans-rows', '100',
+    # 2 processes as torchrun starts them, forked from the preloaded server
+    run = start_python([
+        'tools/analysis/benchmark_deepcluster_overhead.py', '--launcher',
+        'pytorch', '--epochs', '1', '--kmeans-rows', '100',
         '--imagenet-config', digits, '--cfg-options',
         'train_dataloader.dataset.indices=64', 'train_dataloader.batch_size=8'
     ],
-                          cwd=ROOT,
-                          env=env(),
-                          capture_output=True,
-                          text=True,
-                          timeout=1800)
-    out = proc.stdout
-    assert proc.returncode == 0, (out + proc.stderr)[-3000:]
+                       tmp_path / 'log',
+                       env=env(),
+                       cwd=ROOT,
+                       nproc=2)
+    status = run.wait(timeout=1800)
+    out = run.log.read_text()
+    assert status == 0, out[-3000:]
     assert 'measured: 64 samples, 2 process(es)' in out
     # the bytes the extrapolation assumes are those the code sends
     sent = re.search(

@@ -153,10 +153,12 @@ def test_quick_pieces_in_process(tmp_path: Path,
 def test_tiny_study_writes_json_table_and_figure(
         tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     # the --quick path at the smallest size: one step per epoch, stopped
-    # by a failure after the runs, then started again
+    # by a failure after the runs, then started again; one worker process
+    # (each is a cold start)
     argv = [
         '--variants', 'mocov2', 'hexa-mocov2', '--seeds', '0', '1',
-        '--epochs', '1', '--images', '64', '--curve-every', '1', '--out',
+        '--epochs', '1', '--images', '64', '--curve-every', '1', '--jobs',
+        '1', '--out',
         str(tmp_path)
     ]
 

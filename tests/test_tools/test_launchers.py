@@ -11,6 +11,8 @@ from typing import Dict, List
 
 import pytest
 
+from forkrun import run_python
+
 ROOT = Path(__file__).resolve().parents[2]
 DIGITS = ROOT / 'configs/mocov2/mocov2_resnet18_2xb64-coslr-30e_digits.py'
 DIST_TRAIN = str(ROOT / 'tools/dist_train.sh')
@@ -243,11 +245,13 @@ def test_slurm_train_worker_error_is_one_line(tmp_path: Path, fake_srun: dict,
 @pytest.mark.integration
 def test_slurm_launcher_without_slurm_variables(tmp_path: Path,
                                                 tool_env: dict) -> None:
-    proc = run([
-        sys.executable, 'tools/train.py',
-        str(DIGITS), '--launcher', 'slurm', '--work-dir',
-        str(tmp_path)
-    ], tool_env)
+    # train.py itself, no launcher: forked from the preloaded server
+    proc = run_python([
+        'tools/train.py', DIGITS, '--launcher', 'slurm', '--work-dir',
+        tmp_path
+    ],
+                      env=tool_env,
+                      cwd=ROOT)
     assert_one_error_line(
         proc, '--launcher slurm: SLURM_PROCID, SLURM_NTASKS, SLURM_NODELIST '
         'not set')
