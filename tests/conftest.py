@@ -33,7 +33,7 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from forkrun import close_servers, run_python
+from forkrun import close_servers, python_env, run_python
 from hexa_mm import register_all_modules
 from hexa_mm.engine.pretrained import extract_backbone_state_dict
 from hexa_mm.registry import MODELS
@@ -238,13 +238,14 @@ def digits_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _digits_run(work: Path) -> str:
-    """Make :func:`digits_run` in ``work``; its path."""
-    env = dict(
-        os.environ,
-        PYTHON=sys.executable,
-        OMP_NUM_THREADS='1',
-        CUDA_VISIBLE_DEVICES='',
-        PORT=str(free_port()))
+    """Make :func:`digits_run` in ``work``; its path. The launcher and
+    torchrun are real, the workers forked (:func:`forkrun.python_env`)."""
+    env = python_env(
+        dict(os.environ,
+             OMP_NUM_THREADS='1',
+             CUDA_VISIBLE_DEVICES='',
+             PYTHONPATH=str(ROOT),
+             PORT=str(free_port())))
     proc = subprocess.run([
         'bash',
         str(ROOT / 'tools/dist_train.sh'),

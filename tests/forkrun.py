@@ -16,10 +16,9 @@ script as ``__main__`` and exits with its status: a ``SystemExit`` code, or
 What differs from a cold start, and so stays with ``subprocess`` in the
 tests: the registries are those of ``import hexa_mm`` (a user package
 registered through ``custom_imports``, or a runner resolved before hexa_mm is
-imported, needs a cold start); the process is not the leader of a group and
-has the server as parent (launchers, signals, ``PDEATHSIG``, locks held by
-another process); Python options (``-u``, ``-P``, ``-c``, ``-m``) are not
-taken. :func:`run_python` runs cold what it cannot fork (a path that is not a
+imported, needs a cold start); the process has the server as parent
+(launchers, signals, ``PDEATHSIG``); Python options (``-u``, ``-P``,
+``-c``, ``-m``) are not taken. :func:`run_python` runs cold what it cannot fork (a path that is not a
 ``.py`` file).
 
 A distributed run, ``torchrun --nproc_per_node=N SCRIPT ...`` without
@@ -33,13 +32,24 @@ leader of its group), so a test can SIGKILL them; what a test of the launcher
 itself reads (its arguments, its signals, its process tree) stays with
 torchrun.
 
-The server is this file run as a script: it reads one JSON request a line
-on standard input and answers the children's pids, then their exit statuses.
+A shell tool (``tools/dist_train.sh``, ``tools/demo.sh``...) runs its Python
+through ``$PYTHON``: with the environment of :func:`python_env`, that is
+``tests/forkpython.py``, a client of a second kind of server
+(:func:`serve_socket`) that forks each ``python SCRIPT.py`` it is asked for,
+several at once (the workers torchrun starts together), with the client's
+standard streams; bash, hexa_mm's launcher and torchrun stay real processes.
+
+The server is this file run as a script: with no argument it reads one JSON
+request a line on standard input and answers the children's pids, then
+their exit statuses; with a path it serves that Unix socket.
 """
 import atexit
 import json
 import os
+import selectors
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -75,13 +85,17 @@ def _exit_status(code: object) -> int:
     return 1
 
 
-def _child(request: Dict, env: Dict[str, str]) -> int:
+def _child(request: Dict, env: Dict[str, str],
+           fds: Optional[Sequence[int]]) -> int:
     """Become the requested tool run (in the forked child).
 
     Args:
-        request (dict): ``argv`` (the script first), ``cwd``, ``stdout``
-            and ``stderr`` (file paths).
+        request (dict): ``argv`` (the script first), ``cwd``; ``stdout``
+            and ``stderr`` (file paths) when ``fds`` is None; optionally
+            ``unbuffered`` and ``safe_path`` (Python's ``-u`` and ``-P``).
         env (dict[str, str]): The child's environment.
+        fds (Sequence[int], optional): Its standard input, output and error,
+            else ``/dev/null`` and the request's files.
 
     Returns:
         int: The exit status.
@@ -93,12 +107,18 @@ def _child(request: Dict, env: Dict[str, str]) -> int:
     import torch
 
     os.setpgid(0, 0)
-    stdin = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(stdin, 0)
-    for fd, path in ((1, request['stdout']), (2, request['stderr'])):
-        out = os.open(path, os.O_WRONLY | os.O_APPEND)
-        os.dup2(out, fd)
-        os.close(out)
+    if fds is None:
+        fds = [os.open(os.devnull, os.O_RDONLY)] + [
+            os.open(request[name], os.O_WRONLY | os.O_APPEND)
+            for name in ('stdout', 'stderr')
+        ]
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+    for fd in set(fds) - {0, 1, 2}:
+        os.close(fd)
+    if request.get('unbuffered'):
+        for stream in (sys.stdout, sys.stderr):
+            stream.reconfigure(write_through=True)
     os.chdir(request['cwd'])
     os.environ.clear()
     os.environ.update(env)
@@ -108,7 +128,12 @@ def _child(request: Dict, env: Dict[str, str]) -> int:
     np.random.seed(int.from_bytes(os.urandom(4), 'little'))
     script = request['argv'][0]
     sys.argv = list(request['argv'])
-    sys.path[0] = os.path.dirname(os.path.realpath(script))
+    sys.path[:0] = [
+        path for path in env.get('PYTHONPATH', '').split(os.pathsep)
+        if path and path not in sys.path
+    ]
+    if not request.get('safe_path'):
+        sys.path.insert(0, os.path.dirname(os.path.realpath(script)))
     try:
         runpy.run_path(script, run_name='__main__')
         status = 0
@@ -120,9 +145,19 @@ def _child(request: Dict, env: Dict[str, str]) -> int:
     return status
 
 
-def _fork(request: Dict, env: Dict[str, str]) -> int:
+def _fork(request: Dict,
+          env: Dict[str, str],
+          fds: Optional[Sequence[int]] = None,
+          close: Sequence = ()) -> int:
     """Fork a child that runs the request with ``env`` and exits, the leader
     of a new process group from the moment its pid is returned.
+
+    Args:
+        request (dict): See :func:`_child`.
+        env (dict[str, str]): The child's environment.
+        fds (Sequence[int], optional): See :func:`_child`.
+        close (Sequence): What the child closes first (the server's
+            sockets).
 
     Returns:
         int: The child's pid.
@@ -131,7 +166,9 @@ def _fork(request: Dict, env: Dict[str, str]) -> int:
     if pid == 0:
         status = 1
         try:
-            status = _child(request, env)
+            for resource in close:
+                resource.close()
+            status = _child(request, env, fds)
         finally:
             threading._shutdown()  # what interpreter exit does first
             atexit._run_exitfuncs()
@@ -201,6 +238,67 @@ def serve() -> None:
         print(json.dumps(dict(status=_wait_all(pids))),
               file=answers,
               flush=True)
+
+
+def serve_socket(path: str) -> None:
+    """Preload, then fork a child for each client of the Unix socket
+    ``path`` (``tests/forkpython.py``, the ``python`` of the shell tools
+    under test), several at once. A client sends one JSON request (``argv``,
+    ``env``, ``cwd``, ``unbuffered``, ``safe_path``) with its standard
+    input, output and error; it is answered ``{"pid": ...}`` when its child
+    starts and ``{"status": ...}`` when the child ends. A client that ends
+    first (killed) takes its child's group with it. Ends, killing the
+    children left, at the end of standard input.
+
+    Args:
+        path (str): The socket to create.
+    """
+    del sys.path[0]  # tests/, where this file lies: not a tool's path
+    for module in PRELOAD:
+        __import__(module)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener.bind(path)
+    listener.listen(64)
+    selector = selectors.DefaultSelector()
+    selector.register(listener, selectors.EVENT_READ)
+    selector.register(sys.stdin, selectors.EVENT_READ)
+    clients: Dict[int, socket.socket] = {}
+    while True:
+        for key, _ in selector.select(timeout=0.1):
+            if key.fileobj is sys.stdin:
+                if not sys.stdin.readline():
+                    for pid in clients:
+                        _signal_group(pid, signal.SIGKILL)
+                    return
+            elif key.fileobj is listener:
+                conn, _ = listener.accept()
+                message, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
+                request = json.loads(message)
+                sys.stdout.flush()
+                sys.stderr.flush()
+                pid = _fork(request, request['env'], fds,
+                            [listener, selector, *clients.values(), conn])
+                for fd in fds:
+                    os.close(fd)
+                conn.send(json.dumps(dict(pid=pid)).encode())
+                clients[pid] = conn
+                selector.register(conn, selectors.EVENT_READ, pid)
+            else:  # readable: its client has gone
+                _signal_group(key.data, signal.SIGKILL)
+                selector.unregister(key.fileobj)
+        while clients:
+            pid, wait_status = os.waitpid(-1, os.WNOHANG)
+            if pid == 0:
+                break
+            conn = clients.pop(pid)
+            if conn in (key.fileobj for key in selector.get_map().values()):
+                selector.unregister(conn)
+            status = os.waitstatus_to_exitcode(wait_status)
+            try:
+                conn.send(json.dumps(dict(status=status)).encode())
+            except OSError:  # the client has gone
+                pass
+            conn.close()
 
 
 class ForkedRun:
@@ -367,7 +465,45 @@ class ForkServer:
         self.proc.wait(timeout=60)
 
 
+class SocketServer:
+    """A running :func:`serve_socket` server for one ``PYTHONPATH``, with
+    the ``python`` that its clients run (``tests/forkpython.py``).
+
+    Args:
+        env (dict[str, str]): Its environment (its ``PYTHONPATH`` decides
+            which hexa_mm it imports).
+    """
+
+    def __init__(self, env: Dict[str, str]) -> None:
+        self.folder = tempfile.mkdtemp(prefix='forkpython-')
+        self.socket = os.path.join(self.folder, 'socket')
+        self.python = os.path.join(self.folder, 'python')
+        client = Path(__file__).with_name('forkpython.py')
+        Path(self.python).write_text(
+            f'#!{sys.executable} -S\n'
+            f'import runpy\nrunpy.run_path({str(client)!r}, '
+            "run_name='__main__')\n")
+        os.chmod(self.python, 0o755)
+        self.proc = subprocess.Popen([sys.executable, __file__, self.socket],
+                                     stdin=subprocess.PIPE,
+                                     env=env,
+                                     text=True)
+        deadline = time.monotonic() + 600
+        while not os.path.exists(self.socket):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError('the fork server did not start: '
+                                   f'status {self.proc.poll()}')
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        """End the server (with any child left) and remove its files."""
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 _SERVERS: Dict[Optional[str], ForkServer] = {}
+_SOCKET_SERVERS: Dict[Optional[str], SocketServer] = {}
 
 
 def _server(env: Dict[str, str]) -> ForkServer:
@@ -389,8 +525,36 @@ def _server(env: Dict[str, str]) -> ForkServer:
 
 def close_servers() -> None:
     """End every server (at the end of the session)."""
-    while _SERVERS:
-        _SERVERS.popitem()[1].close()
+    for servers in (_SERVERS, _SOCKET_SERVERS):
+        while servers:
+            servers.popitem()[1].close()
+
+
+def python_env(env: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    """An environment whose ``PYTHON`` forks ``python [-u] [-P] SCRIPT.py``
+    from a preloaded server (``tests/forkpython.py``), for the shell tools
+    that run ``$PYTHON``: their launchers stay real, their Python tools do
+    not start cold. The server (one per ``PYTHONPATH``) starts on first use.
+
+    Args:
+        env (dict[str, str], optional): The environment to extend; this
+            process's when None.
+
+    Returns:
+        dict[str, str]: ``env`` with ``PYTHON``, ``FORKRUN_SOCKET`` and
+        ``FORKRUN_PYTHON`` (the real interpreter).
+    """
+    env = dict(os.environ if env is None else env)
+    key = env.get('PYTHONPATH')
+    if key not in _SOCKET_SERVERS:
+        server_env = dict(env, OMP_NUM_THREADS='1')
+        _SOCKET_SERVERS[key] = SocketServer(server_env)
+        atexit.register(close_servers)
+    server = _SOCKET_SERVERS[key]
+    return dict(env,
+                PYTHON=server.python,
+                FORKRUN_SOCKET=server.socket,
+                FORKRUN_PYTHON=sys.executable)
 
 
 def run_python(args: Sequence[PathLike],
@@ -505,4 +669,7 @@ def start_python(args: Sequence[PathLike],
 
 
 if __name__ == '__main__':
-    serve()
+    if len(sys.argv) > 1:
+        serve_socket(sys.argv[1])
+    else:
+        serve()

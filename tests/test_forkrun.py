@@ -5,11 +5,12 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from forkrun import run_python, start_python
+from forkrun import python_env, run_python, start_python
 
 # the server is a subprocess that imports torch and the OpenMMLab stack
 pytestmark = pytest.mark.integration
@@ -190,3 +191,103 @@ def test_a_started_run_can_be_killed(tmp_path: Path) -> None:
     assert run.wait(timeout=60) == -signal.SIGKILL
     # the server goes on serving
     assert run_python([script], env(), tmp_path).returncode == 0
+
+
+SHIM_PROBE = '''\
+import json, os, sys, time
+print(json.dumps(dict(argv=sys.argv, cwd=os.getcwd(), path0=sys.path[0],
+                      marker=os.environ.get('MARKER'),
+                      preloaded='torch' in sys.modules,
+                      pid=os.getpid())), flush=True)
+print('to stderr', file=sys.stderr, flush=True)
+time.sleep(float(os.environ.get('SLEEP', '0')))
+sys.exit(int(os.environ.get('STATUS', '0')))
+'''
+
+
+@pytest.fixture
+def shim_env(tmp_path: Path) -> dict:
+    """:func:`forkrun.python_env` of :func:`env`, with the probe as
+    ``tool/probe.py`` and as ``tool/launch.py``."""
+    for name in ('probe.py', 'launch.py'):
+        (tmp_path / 'tool').mkdir(exist_ok=True)
+        (tmp_path / 'tool' / name).write_text(SHIM_PROBE)
+    return python_env(env())
+
+
+def test_the_shells_python_forks_a_script_as_a_cold_one_reads(
+        shim_env: dict, tmp_path: Path) -> None:
+    command = '"$PYTHON" tool/probe.py "a b" --x'
+    runs = [
+        subprocess.run(['bash', '-c', command],
+                       env=dict(shim_env,
+                                PYTHON=python,
+                                MARKER='m',
+                                STATUS='3'),
+                       cwd=tmp_path,
+                       capture_output=True,
+                       text=True,
+                       timeout=300)
+        for python in (sys.executable, shim_env['PYTHON'])
+    ]
+    seen = []
+    for proc in runs:
+        assert proc.returncode == 3 and proc.stderr == 'to stderr\n'
+        seen.append(json.loads(proc.stdout))
+    assert seen[0].pop('pid') != seen[1].pop('pid')
+    # the only difference: the forked one has torch already
+    assert (seen[0].pop('preloaded'), seen[1].pop('preloaded')) == (False,
+                                                                    True)
+    assert seen[0] == seen[1]
+    assert seen[1]['path0'] == str(tmp_path / 'tool')
+
+
+def test_the_shells_python_takes_u_and_p_and_runs_the_rest_for_real(
+        shim_env: dict, tmp_path: Path) -> None:
+    python = shim_env['PYTHON']
+
+    def run(*args: str) -> dict:
+        proc = subprocess.run([python, *args],
+                              env=shim_env,
+                              cwd=tmp_path,
+                              capture_output=True,
+                              text=True,
+                              timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout.splitlines()[0])
+
+    # -P: no script folder on sys.path (the first is PYTHONPATH's)
+    assert run('-u', '-P', 'tool/probe.py')['path0'] == str(ROOT)
+    assert run('-u', '-P', 'tool/probe.py')['preloaded']
+    # hexa_mm's launcher is real, its workers are forked
+    assert not run('tool/launch.py', 'torchrun')['preloaded']
+    assert run('tool/launch.py', 'worker', 'x.py')['preloaded']
+    assert not run('-c', SHIM_PROBE)['preloaded']
+
+
+def test_the_shells_python_forwards_signals_and_takes_its_child_along(
+        shim_env: dict, tmp_path: Path) -> None:
+    for ending in (signal.SIGTERM, signal.SIGKILL):
+        client = subprocess.Popen([shim_env['PYTHON'], 'tool/probe.py'],
+                                  env=dict(shim_env, SLEEP='600'),
+                                  cwd=tmp_path,
+                                  stdout=subprocess.PIPE,
+                                  text=True)
+        child = json.loads(client.stdout.readline())['pid']
+        client.send_signal(ending)
+        # SIGTERM: forwarded, the child ends, then the client by the same
+        # signal; SIGKILL: the server sees the client gone
+        assert client.wait(timeout=60) == -ending
+        deadline = time.monotonic() + 60
+        while _alive(child):
+            assert time.monotonic() < deadline, f'{child} left after {ending}'
+            time.sleep(0.1)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process (not a zombie) is ``pid``."""
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except FileNotFoundError:
+        return False

@@ -4,6 +4,12 @@ and its first ``error:`` line checked.
 
 ``test_every_readme_command_is_walked`` fails when the README gains a
 command that :data:`WALKS` does not cover.
+
+The shell tools run for real (bash, hexa_mm's launcher, torchrun) with a
+``PYTHON`` that forks their Python tools and workers from a preloaded server
+(:func:`forkrun.python_env`); the Python commands are forked too
+(:func:`forkrun.run_python`), but the one cold start of
+``extract_backbone_weights.py``.
 """
 import importlib.util
 import json
@@ -17,7 +23,7 @@ from typing import Callable, Dict, List, NamedTuple
 import pytest
 import torch
 
-from forkrun import run_python
+from forkrun import python_env, run_python
 
 ROOT = Path(__file__).resolve().parents[1]
 DIGITS = str(ROOT / 'configs/mocov2/mocov2_resnet18_2xb64-coslr-30e_digits.py')
@@ -470,7 +476,7 @@ def test_every_readme_command_is_walked() -> None:
 def test_readme_command(command: str, tmp_path: Path, tool_env: dict,
                         tiny_options: List[str], digits_run: Path) -> None:
     case = WALKS[command]
-    ctx = Context(tmp_path, tool_env, tiny_options, digits_run)
+    ctx = Context(tmp_path, python_env(tool_env), tiny_options, digits_run)
     out = case.run(ctx)
     report = json.dumps(
         dict(

@@ -12,7 +12,7 @@ from typing import Dict
 import pytest
 import torch
 
-from forkrun import run_python
+from forkrun import python_env, run_python
 from hexa_mm.testing import free_port
 
 pytestmark = pytest.mark.integration
@@ -36,7 +36,8 @@ SEG_TINY = ('configs/benchmarks/mmsegmentation/tiny/'
 def run(args: list, cwd: Path) -> str:
     """Run a command, fail the test with its output if it fails; a Python
     tool (``sys.executable`` first) is forked from the preloaded server
-    (:func:`forkrun.run_python`).
+    (:func:`forkrun.run_python`), and so are the workers of a shell tool
+    (:func:`forkrun.python_env`).
 
     Args:
         args (list): The command.
@@ -56,7 +57,7 @@ def run(args: list, cwd: Path) -> str:
     else:
         done = subprocess.run([str(a) for a in args],
                               cwd=cwd,
-                              env=env,
+                              env=python_env(env),
                               stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT,
                               text=True)

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import Config
 
+from forkrun import python_env
 from hexa_mm import register_all_modules
 from hexa_mm.models import CutMixHardExample
 from hexa_mm.registry import DATASETS, MODELS
@@ -128,9 +129,12 @@ def test_a_training_step_logs_both_generators(user_dir: Path) -> None:
 
 @pytest.mark.integration
 def test_the_tutorial_command_trains(user_dir: Path) -> None:
-    env = dict(os.environ, HEXA_MM=str(ROOT), PYTHON=sys.executable,
-               OMP_NUM_THREADS='1', PORT=str(free_port()),
-               CUDA_VISIBLE_DEVICES='')
+    # the launcher and torchrun real, the 2 workers forked from a preloaded
+    # server (forkrun.python_env)
+    env = python_env(
+        dict(os.environ, HEXA_MM=str(ROOT), OMP_NUM_THREADS='1',
+             PORT=str(free_port()), CUDA_VISIBLE_DEVICES='',
+             PYTHONPATH=str(ROOT)))
     proc = subprocess.run(['bash', '-c', tutorial_command()], cwd=user_dir,
                           env=env, capture_output=True, text=True,
                           timeout=900)

@@ -256,7 +256,8 @@ def test_cpu_amp_wrapper_named_in_a_config_trains(tmp_path: Path) -> None:
 
 def _run_workers(launcher: str, out_dir: Path) -> str:
     """Train the toy config with 2 CPU processes started as ``launcher``
-    starts them.
+    starts them; each forked from a preloaded server
+    (:func:`forkrun.python_env`), torchrun real.
 
     Args:
         launcher (str): ``'pytorch'`` (torchrun) or ``'slurm'`` (two
@@ -273,18 +274,22 @@ def _run_workers(launcher: str, out_dir: Path) -> str:
         OMP_NUM_THREADS='1',
         PYTHONPATH=os.pathsep.join(
             filter(None, [str(repo), os.environ.get('PYTHONPATH')])))
+    # imported here: a worker runs this file without tests/ on its path
+    from forkrun import python_env
+    env = python_env(env)
+    python = env['PYTHON']
     if launcher == 'pytorch':
         commands = [[
             sys.executable, '-m', 'torch.distributed.run', '--nnodes=1',
             '--nproc_per_node=2', '--master_addr=127.0.0.1',
-            f'--master_port={free_port()}', __file__,
+            f'--master_port={free_port()}', '--no-python', python, __file__,
             str(out_dir), launcher
         ]]
         envs = [env]
     else:
         for name in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'LOCAL_RANK'):
             env.pop(name, None)
-        commands = [[sys.executable, __file__, str(out_dir), launcher]] * 2
+        commands = [[python, __file__, str(out_dir), launcher]] * 2
         envs = [
             dict(
                 env,

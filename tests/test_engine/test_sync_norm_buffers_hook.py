@@ -55,7 +55,12 @@ def _worker(rank: int, port: int, out: str) -> None:
 
 @pytest.mark.integration
 def test_statistics_averaged_other_buffers_untouched(tmp_path: Path) -> None:
-    mp.spawn(_worker, args=(free_port(), str(tmp_path)), nprocs=2)
+    # fork: the children inherit the imports (spawn would redo them)
+    mp.start_processes(
+        _worker,
+        args=(free_port(), str(tmp_path)),
+        nprocs=2,
+        start_method='fork')
     ranks = [torch.load(tmp_path / f'rank{r}.pth') for r in range(2)]
     for rank, saved in enumerate(ranks):
         state = saved['after_iter']

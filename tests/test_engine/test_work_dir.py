@@ -1,13 +1,12 @@
 """Tests of hexa_mm.engine.work_dir: the check, the lock and the checkpoint
 to resume."""
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from forkrun import run_python, start_python
 from hexa_mm.engine.work_dir import (check_work_dir, find_resumable,
                                      lock_work_dir, unlock_work_dir)
 from hexa_mm.utils import ConfigError
@@ -29,35 +28,40 @@ def test_a_work_dir_that_is_a_file_or_inside_one(tmp_path: Path) -> None:
 @pytest.mark.integration
 def test_the_lock_refuses_another_process_and_dies_with_its_holder(
         tmp_path: Path) -> None:
-    lock_work_dir(str(tmp_path))
-    lock_work_dir(str(tmp_path))  # this process holds it: nothing to do
-    other = [
-        sys.executable, '-c',
-        'import sys\nfrom hexa_mm.engine.work_dir import lock_work_dir\n'
-        'lock_work_dir(sys.argv[1])\nprint("locked", flush=True)\n'
-        'sys.stdin.read()\n',
-        str(tmp_path)
-    ]
+    work, scratch = tmp_path / 'work', tmp_path / 'scratch'
+    work.mkdir()
+    scratch.mkdir()
+    lock_work_dir(str(work))
+    lock_work_dir(str(work))  # this process holds it: nothing to do
+    # another process (forked from the preloaded server): it takes the
+    # lock, says so in a file, and keeps it
+    other = scratch / 'other.py'
+    other.write_text('import sys, time\n'
+                     'from hexa_mm.engine.work_dir import lock_work_dir\n'
+                     'lock_work_dir(sys.argv[1])\n'
+                     'open(sys.argv[2], "w").close()\n'
+                     'time.sleep(600)\n')
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    refused = subprocess.run(
-        other, env=env, capture_output=True, text=True, input='')
+    locked = scratch / 'locked'
+    refused = run_python([other, work, locked], env=env)
     assert refused.returncode != 0
-    assert f'work dir {tmp_path} is in use by another run (pid ' \
+    assert f'work dir {work} is in use by another run (pid ' \
         f'{os.getpid()} on ' in refused.stderr
-    unlock_work_dir(str(tmp_path))
-    holder = subprocess.Popen(
-        other,
-        env=env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True)
-    assert holder.stdout.readline() == 'locked\n'
-    with pytest.raises(ConfigError, match=f'pid {holder.pid} on'):
-        lock_work_dir(str(tmp_path))
-    holder.kill()  # SIGKILL: no clean-up of its own
-    holder.wait()
-    lock_work_dir(str(tmp_path))
-    unlock_work_dir(str(tmp_path))
+    unlock_work_dir(str(work))
+    holder = start_python([other, work, locked], scratch / 'log', env=env)
+    try:
+        deadline = time.monotonic() + 300
+        while not locked.exists():
+            assert holder.poll() is None, holder.log.read_text()
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        with pytest.raises(ConfigError, match=f'pid {holder.pids[0]} on'):
+            lock_work_dir(str(work))
+    finally:
+        holder.kill()  # SIGKILL: no clean-up of its own
+        holder.wait()
+    lock_work_dir(str(work))
+    unlock_work_dir(str(work))
 
 
 def test_the_checkpoint_to_resume(tmp_path: Path) -> None:

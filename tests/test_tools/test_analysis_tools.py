@@ -10,7 +10,7 @@ from typing import Dict
 import pytest
 import torch
 
-from forkrun import start_python
+from forkrun import python_env, start_python
 from hexa_mm.testing import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,10 +72,13 @@ def test_gpu_check_refuses_without_cuda() -> None:
 
 @pytest.mark.integration
 def test_gpu_check_dry_run(tmp_path: Path) -> None:
+    # no wheels: the check runs the installed packages, as the preloaded
+    # server that forks its Python tools and workers (forkrun.python_env)
     proc = subprocess.run(['bash', 'tools/analysis/gpu_check.sh', '--dry-run'],
                           cwd=ROOT,
-                          env=env(WHEELS=str(tmp_path),
-                                  PORT=str(free_port())),
+                          env=python_env(
+                              env(WHEELS=str(tmp_path),
+                                  PORT=str(free_port()))),
                           capture_output=True,
                           text=True,
                           timeout=1800)

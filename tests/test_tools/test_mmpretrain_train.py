@@ -12,6 +12,8 @@ import torch
 from mmengine.config import Config
 from torch.utils.data import DataLoader
 
+from forkrun import run_python
+
 ROOT = Path(__file__).resolve().parents[2]
 MMPRETRAIN_TRAIN = Path(mmpretrain.__file__).parent / '.mim/tools/train.py'
 # 24 train images at batch 8: 3 iterations; a small kNN bank and query
@@ -64,26 +66,34 @@ def test_loaders_are_valid_with_mmpretrain_defaults(
             persistent_workers=loader.persistent_workers)
 
 
-@pytest.mark.parametrize('config,options', [
+# The first in a new interpreter, where hexa_mm is imported only through
+# the config (its runner_type, custom_imports); the second forked from the
+# preloaded server (forkrun.run_python), where it already is.
+@pytest.mark.parametrize('config,options,run', [
     ('hexa_mocov2/hexa-mocov2_resnet18_2xb64-coslr-30e_digits.py',
-     ['model.queue_len=64']),
+     ['model.queue_len=64'], 'cold'),
     ('deepclusterv2/deepclusterv2_resnet18_2xb64-coslr-30e_digits.py',
-     ['model.num_prototypes=[8,8]']),
+     ['model.num_prototypes=[8,8]'], 'forked'),
 ])
 @pytest.mark.integration
 def test_mmpretrain_train_py_trains_a_digits_config(config: str,
-                                                     options: list,
+                                                     options: list, run: str,
                                                      tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, str(MMPRETRAIN_TRAIN),
-         str(ROOT / 'configs' / config), '--work-dir',
-         str(tmp_path / 'work'), '--cfg-options', *TINY, *options],
-        cwd=tmp_path,
-        env={'PYTHONPATH': str(ROOT), 'OMP_NUM_THREADS': '1',
-             'PATH': '/usr/bin:/bin', 'CUDA_VISIBLE_DEVICES': ''},
-        capture_output=True,
-        text=True,
-        timeout=600)
+    args = [
+        MMPRETRAIN_TRAIN, ROOT / 'configs' / config, '--work-dir',
+        tmp_path / 'work', '--cfg-options', *TINY, *options
+    ]
+    env = {'PYTHONPATH': str(ROOT), 'OMP_NUM_THREADS': '1',
+           'PATH': '/usr/bin:/bin', 'CUDA_VISIBLE_DEVICES': ''}
+    if run == 'forked':
+        proc = run_python(args, env=env, cwd=tmp_path, timeout=600)
+    else:
+        proc = subprocess.run([sys.executable, *map(str, args)],
+                              cwd=tmp_path,
+                              env=env,
+                              capture_output=True,
+                              text=True,
+                              timeout=600)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-3000:]
     assert 'Epoch(train) [1][3/3]' in log
