@@ -4,22 +4,24 @@ A cold ``python tools/x.py`` spends seconds importing torch, mmengine,
 mmpretrain (and mmdet through it) and hexa_mm before doing anything. Tests
 that run a tool only to check its exit status, its output or its files go
 through :func:`run_python` instead: a server started once per session (and
-per ``PYTHONPATH``) imports those packages, runs no torch operation (so no
-thread pool exists), then forks a child per request. The child takes the
-request's working directory, environment (``os.environ`` replaced), argument
-vector, ``sys.path[0]`` (the script's folder) and thread count
+per hexa_mm checkout: the first ``PYTHONPATH`` entry that holds one) imports
+those packages, runs no torch operation (so no thread pool exists), then
+forks a child per request. The child takes the request's working directory,
+environment (``os.environ`` replaced), argument vector, ``sys.path`` (the
+script's folder first, then the entries of its ``PYTHONPATH`` that the
+server's lacks) and thread count
 (``OMP_NUM_THREADS``), sends its standard output and error to files, reseeds
 numpy's global generator from the OS (as a fresh process would be), runs the
 script as ``__main__`` and exits with its status: a ``SystemExit`` code, or
 1 and the traceback on standard error for an uncaught exception.
 
 What differs from a cold start, and so stays with ``subprocess`` in the
-tests: the registries are those of ``import hexa_mm`` (a user package
-registered through ``custom_imports``, or a runner resolved before hexa_mm is
-imported, needs a cold start); the process has the server as parent
-(launchers, signals, ``PDEATHSIG``); Python options (``-u``, ``-P``,
-``-c``, ``-m``) are not taken. :func:`run_python` runs cold what it cannot fork (a path that is not a
-``.py`` file).
+tests: hexa_mm is imported before the tool runs (a runner resolved before
+hexa_mm is imported, or a user package whose registration through
+``custom_imports`` is what a test proves, needs a cold start); the process
+has the server as parent (launchers, signals, ``PDEATHSIG``); Python options
+(``-u``, ``-P``, ``-c``, ``-m``) are not taken. :func:`run_python` runs cold
+what it cannot fork (a path that is not a ``.py`` file).
 
 A distributed run, ``torchrun --nproc_per_node=N SCRIPT ...`` without
 torchrun, is :func:`start_python` with ``nproc=N``: the server forks the N
@@ -373,7 +375,7 @@ class ForkedRun:
 
 
 class ForkServer:
-    """A running server (see :func:`serve`) for one ``PYTHONPATH``.
+    """A running server (see :func:`serve`) for one hexa_mm checkout.
 
     Args:
         env (dict[str, str]): Its environment (its ``PYTHONPATH`` decides
@@ -466,7 +468,7 @@ class ForkServer:
 
 
 class SocketServer:
-    """A running :func:`serve_socket` server for one ``PYTHONPATH``, with
+    """A running :func:`serve_socket` server for one hexa_mm checkout, with
     the ``python`` that its clients run (``tests/forkpython.py``).
 
     Args:
@@ -506,18 +508,42 @@ _SERVERS: Dict[Optional[str], ForkServer] = {}
 _SOCKET_SERVERS: Dict[Optional[str], SocketServer] = {}
 
 
+def _hexa_mm_root(env: Dict[str, str]) -> Optional[str]:
+    """The folder ``env``'s ``PYTHONPATH`` imports hexa_mm from: a server's
+    key (its children add the rest of their ``PYTHONPATH``).
+
+    Args:
+        env (dict[str, str]): An environment.
+
+    Returns:
+        str, optional: The first ``PYTHONPATH`` entry that holds
+        ``hexa_mm/__init__.py`` (resolved), or None (the installed hexa_mm).
+    """
+    for path in env.get('PYTHONPATH', '').split(os.pathsep):
+        if path and os.path.isfile(os.path.join(path, 'hexa_mm',
+                                                '__init__.py')):
+            return os.path.realpath(path)
+    return None
+
+
+def _server_env(env: Dict[str, str], key: Optional[str]) -> Dict[str, str]:
+    """A server's environment: ``env`` with one thread and ``key`` as its
+    whole ``PYTHONPATH``."""
+    server_env = {
+        name: value
+        for name, value in env.items() if name != 'PYTHONPATH'
+    }
+    if key is not None:
+        server_env['PYTHONPATH'] = key
+    server_env['OMP_NUM_THREADS'] = '1'
+    return server_env
+
+
 def _server(env: Dict[str, str]) -> ForkServer:
-    """The server for ``env``'s ``PYTHONPATH``, started on first use."""
-    key = env.get('PYTHONPATH')
+    """The server for the hexa_mm ``env`` imports, started on first use."""
+    key = _hexa_mm_root(env)
     if key not in _SERVERS:
-        server_env = {
-            name: value
-            for name, value in os.environ.items() if name != 'PYTHONPATH'
-        }
-        if key is not None:
-            server_env['PYTHONPATH'] = key
-        server_env['OMP_NUM_THREADS'] = '1'
-        _SERVERS[key] = ForkServer(server_env)
+        _SERVERS[key] = ForkServer(_server_env(os.environ, key))
         if len(_SERVERS) == 1:
             atexit.register(close_servers)
     return _SERVERS[key]
@@ -534,7 +560,8 @@ def python_env(env: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     """An environment whose ``PYTHON`` forks ``python [-u] [-P] SCRIPT.py``
     from a preloaded server (``tests/forkpython.py``), for the shell tools
     that run ``$PYTHON``: their launchers stay real, their Python tools do
-    not start cold. The server (one per ``PYTHONPATH``) starts on first use.
+    not start cold. The server (one per hexa_mm checkout) starts on first
+    use.
 
     Args:
         env (dict[str, str], optional): The environment to extend; this
@@ -545,10 +572,9 @@ def python_env(env: Optional[Dict[str, str]] = None) -> Dict[str, str]:
         ``FORKRUN_PYTHON`` (the real interpreter).
     """
     env = dict(os.environ if env is None else env)
-    key = env.get('PYTHONPATH')
+    key = _hexa_mm_root(env)
     if key not in _SOCKET_SERVERS:
-        server_env = dict(env, OMP_NUM_THREADS='1')
-        _SOCKET_SERVERS[key] = SocketServer(server_env)
+        _SOCKET_SERVERS[key] = SocketServer(_server_env(env, key))
         atexit.register(close_servers)
     server = _SOCKET_SERVERS[key]
     return dict(env,
@@ -651,7 +677,7 @@ def start_python(args: Sequence[PathLike],
 
     Returns:
         ForkedRun: The running ranks (``log``: the file); until they end,
-        the server (for this ``PYTHONPATH``) serves nothing else.
+        the server (for this hexa_mm checkout) serves nothing else.
     """
     argv = [str(arg) for arg in args]
     env = dict(os.environ if env is None else env)

@@ -1,5 +1,10 @@
 """tools/dist_train.sh and tools/slurm_train.sh: one error line whatever the
-number of processes, a busy port, and no worker left behind by a kill."""
+number of processes, a busy port, and no worker left behind by a kill.
+
+The launchers, torchrun and srun are real processes in every test. Where a
+test reads what the workers print, they are forked from a preloaded server
+(:func:`forkrun.python_env`); where it kills the launcher, they are real
+too (a forked worker's parent is the server, not torchrun)."""
 import os
 import signal
 import socket
@@ -11,7 +16,7 @@ from typing import Dict, List
 
 import pytest
 
-from forkrun import run_python
+from forkrun import python_env, run_python
 
 ROOT = Path(__file__).resolve().parents[2]
 DIGITS = ROOT / 'configs/mocov2/mocov2_resnet18_2xb64-coslr-30e_digits.py'
@@ -120,7 +125,7 @@ def test_worker_error_is_one_line_whatever_the_process_count(
         'bash', DIST_TRAIN,
         str(DIGITS), '3', '--work-dir',
         str(tmp_path), '--cfg-options', *tiny_options, 'model.queue_len=60'
-    ], tool_env)
+    ], python_env(tool_env))
     assert_one_error_line(
         proc, 'queue_len=60 is not a multiple of the global batch size 24')
     assert not list(tmp_path.glob('*.pth'))
@@ -191,18 +196,19 @@ def test_killing_the_launcher_group_ends_every_worker(sig: str, tmp_path: Path,
 
 @pytest.fixture
 def fake_srun(tmp_path: Path, tool_env: dict) -> Dict[str, str]:
-    """``tool_env`` with a fake ``srun`` first on the ``PATH``."""
+    """``tool_env`` with a fake ``srun`` first on the ``PATH``, the workers
+    forked (:func:`forkrun.python_env`)."""
     bin_dir = tmp_path / 'bin'
     bin_dir.mkdir()
     srun = bin_dir / 'srun'
     srun.write_text(FAKE_SRUN.format(python=sys.executable))
     srun.chmod(0o755)
-    return dict(
-        tool_env,
-        PATH=os.pathsep.join([str(bin_dir), tool_env['PATH']]),
-        GPUS='2',
-        GPUS_PER_NODE='2',
-        CPUS_PER_TASK='1')
+    return python_env(
+        dict(tool_env,
+             PATH=os.pathsep.join([str(bin_dir), tool_env['PATH']]),
+             GPUS='2',
+             GPUS_PER_NODE='2',
+             CPUS_PER_TASK='1'))
 
 
 def _slurm_train(tmp_path: Path, fake_srun: dict, tiny_options: List[str],
