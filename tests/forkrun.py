@@ -122,6 +122,7 @@ def _child(request: Dict, env: Dict[str, str],
         for stream in (sys.stdout, sys.stderr):
             stream.reconfigure(write_through=True)
     os.chdir(request['cwd'])
+    own = os.environ.get('PYTHONPATH', '').split(os.pathsep)
     os.environ.clear()
     os.environ.update(env)
     threads = os.environ.get('OMP_NUM_THREADS', '')
@@ -130,10 +131,10 @@ def _child(request: Dict, env: Dict[str, str],
     np.random.seed(int.from_bytes(os.urandom(4), 'little'))
     script = request['argv'][0]
     sys.argv = list(request['argv'])
-    sys.path[:0] = [
-        path for path in env.get('PYTHONPATH', '').split(os.pathsep)
-        if path and path not in sys.path
-    ]
+    # as a cold start: the request's PYTHONPATH in place of the server's
+    sys.path[:] = [
+        path for path in env.get('PYTHONPATH', '').split(os.pathsep) if path
+    ] + [path for path in sys.path if path not in own]
     if not request.get('safe_path'):
         sys.path.insert(0, os.path.dirname(os.path.realpath(script)))
     try:

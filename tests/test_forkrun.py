@@ -2,6 +2,7 @@
 same tool started cold, for what the tests read of it (exit status, output,
 files, environment, arguments, working directory, threads, import path)."""
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -22,7 +23,7 @@ import numpy as np
 import torch
 import hexa_mm
 print(json.dumps(dict(
-    argv=sys.argv, cwd=os.getcwd(), path0=sys.path[0],
+    argv=sys.argv, cwd=os.getcwd(), path=sys.path,
     marker=os.environ.get('MARKER'), threads=torch.get_num_threads(),
     hexa_mm=os.path.dirname(hexa_mm.__file__),
     weights_only_off=os.environ.get('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'),
@@ -42,8 +43,12 @@ def probe(tmp_path: Path) -> Path:
     return path
 
 
-def env(**extra: str) -> dict:
-    return dict(PATH='/usr/bin:/bin', PYTHONPATH=str(ROOT), **extra)
+def env(*path: Path, **extra: str) -> dict:
+    """A tool's environment: hexa_mm from this checkout, then ``path`` on
+    its ``PYTHONPATH``."""
+    return dict(PATH='/usr/bin:/bin',
+                PYTHONPATH=os.pathsep.join(map(str, [ROOT, *path])),
+                **extra)
 
 
 def cold(args: list, env: dict, cwd: Path) -> subprocess.CompletedProcess:
@@ -60,9 +65,10 @@ def test_a_forked_run_reads_as_a_cold_one(probe: Path, tmp_path: Path) -> None:
                  OMP_NUM_THREADS='2',
                  STATUS='3',
                  TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD='1')
+    # a folder more on the PYTHONPATH than the server has
     runs = [
-        run(['tool/probe.py', 'a b', '--x'], env(**extra), tmp_path)
-        for run in (cold, run_python)
+        run(['tool/probe.py', 'a b', '--x'], env(tmp_path / 'lib', **extra),
+            tmp_path) for run in (cold, run_python)
     ]
     seen = []
     for proc in runs:
@@ -72,9 +78,11 @@ def test_a_forked_run_reads_as_a_cold_one(probe: Path, tmp_path: Path) -> None:
     # a fresh process draws its own numbers
     assert seen[0].pop('draw') != seen[1].pop('draw')
     assert seen[0] == seen[1]
+    assert seen[1].pop('path')[:3] == [
+        str(probe.parent), str(ROOT), str(tmp_path / 'lib')
+    ]
     assert seen[1] == dict(argv=['tool/probe.py', 'a b', '--x'],
                            cwd=str(tmp_path),
-                           path0=str(probe.parent),
                            marker='m',
                            threads=2,
                            hexa_mm=str(ROOT / 'hexa_mm'),
