@@ -412,6 +412,12 @@ def run_tool(monkeypatch, capsys, tool: str, *args) -> Tuple[int, str]:
     """
     path = ROOT / 'tools' / tool
     monkeypatch.setattr(sys, 'argv', [str(path), *map(str, args)])
+    # A run's data loader iterator, with its workers, is cyclic garbage
+    # here (the runner, a traceback): gc may close its index queues before
+    # the iterator asks its workers to stop, and torch then waits this long
+    # for each worker (5 s) before it terminates them.
+    monkeypatch.setattr(torch.utils.data._utils, 'MP_STATUS_CHECK_INTERVAL',
+                        0.5)
     try:
         code = runpy.run_path(str(path))['main']()
     except SystemExit as err:
