@@ -20,7 +20,7 @@ from hexa_mm import register_all_modules
 from hexa_mm.engine import HexaRunner
 from hexa_mm.engine.pretrained import (check_pretrained_keys,
                                        resolve_pretrained, set_pretrained)
-from hexa_mm.utils import ConfigError, tool_main
+from hexa_mm.utils import tool_main
 from hexa_mm.utils.dataset_files import check_dataset_files
 
 # tools/runner_args.py, the options every runner-building tool shares
