@@ -16,21 +16,28 @@ fixtures. So that no training is made twice:
 
 Each worker computes with one torch thread (two workers share two cores),
 and draws its ports from a range of its own
-(:func:`hexa_mm.testing.free_port`).
+(:func:`hexa_mm.testing.free_port`). The loggers, message hubs and
+visualizers a test creates are forgotten after it
+(:func:`forget_new_instances`).
 """
+import contextlib
 import functools
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Sequence, Set, Union
+from typing import (Any, Callable, Dict, Iterator, List, Sequence, Set, Type,
+                    Union)
 
 import pytest
 import torch
 from filelock import FileLock
 from mmengine.config import Config
+from mmengine.logging import MessageHub, MMLogger
 from mmengine.registry import DefaultScope
+from mmengine.utils import ManagerMixin
+from mmengine.visualization import Visualizer
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from forkrun import close_servers, python_env, run_python
@@ -143,6 +150,47 @@ def pytest_collection_modifyitems(config: pytest.Config,
         members.setdefault(root(key), []).append(key)
     for item, key in users:
         item.add_marker(pytest.mark.xdist_group(min(members[root(key)])))
+
+
+def _with_subclasses(kind: Type) -> List[Type]:
+    """A class and all its subclasses (each ManagerMixin keeps its own
+    instances)."""
+    return [kind] + [
+        sub for child in kind.__subclasses__()
+        for sub in _with_subclasses(child)
+    ]
+
+
+@contextlib.contextmanager
+def forget_new_instances() -> Iterator[None]:
+    """Forget the mmengine loggers, message hubs and visualizers created
+    inside the block.
+
+    mmengine keys them by name, and a runner names them after its config and
+    a timestamp to the second: a second run in the same process within the
+    same second would get the first one's, whose logger writes to the first
+    test's captured output, closed by then ("--- Logging error ---").
+    Objects still referenced keep working; only the names are released.
+    """
+    kinds: List[Type[ManagerMixin]] = [
+        sub for kind in (MMLogger, MessageHub, Visualizer)
+        for sub in _with_subclasses(kind)
+    ]
+    before = {kind: set(kind._instance_dict) for kind in kinds}
+    try:
+        yield
+    finally:
+        for kind, names in before.items():
+            for name in set(kind._instance_dict) - names:
+                del kind._instance_dict[name]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_mmengine_instances() -> Iterator[None]:
+    """Each test's runners get loggers of their own
+    (:func:`forget_new_instances`)."""
+    with forget_new_instances():
+        yield
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

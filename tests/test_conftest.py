@@ -100,3 +100,22 @@ def test_the_group_reaches_the_id_xdist_schedules_by() -> None:
     conftest.XdistGroupIds().pytest_collection_modifyitems([item, alone])
     assert str(item._id) == 'tests/test_x.py::test_y[a]@g'
     assert str(alone._id) == 'tests/test_x.py::test_z'
+
+
+def test_instances_made_in_the_block_are_forgotten(
+        capsys: pytest.CaptureFixture) -> None:
+    from mmengine.logging import MMLogger
+    from mmengine.visualization import Visualizer
+    kept = MMLogger.get_instance('test_conftest-before')
+    with conftest.forget_new_instances():
+        first = MMLogger.get_instance('test_conftest-same-second')
+        Visualizer.get_instance('test_conftest-same-second')
+        assert MMLogger.get_instance('test_conftest-same-second') is first
+    assert not MMLogger.check_instance_created('test_conftest-same-second')
+    assert not Visualizer.check_instance_created('test_conftest-same-second')
+    assert MMLogger.get_instance('test_conftest-before') is kept
+    # a run of the same name afterwards logs through a logger of its own
+    second = MMLogger.get_instance('test_conftest-same-second')
+    assert second is not first
+    second.warning('fresh handlers')
+    assert 'Logging error' not in capsys.readouterr().err
