@@ -606,7 +606,7 @@ def run_jobs(jobs: List[dict],
             i = futures[future]
             try:
                 res = future.result()
-            except Exception as exc:  # noqa: B902 (re-raised below)
+            except Exception as exc:  # re-raised once the pool is done
                 # start nothing more; the runs under way still finish and
                 # go to the journal
                 failure = failure or exc

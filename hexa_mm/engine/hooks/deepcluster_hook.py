@@ -31,7 +31,8 @@ class DeepClusterHook(Hook):
       over the data (every sample the train sampler yields, the last partial
       batch included; a progress bar on rank 0 unless ``progress`` is
       False; a sample that cannot be loaded is named on one line) that
-      embeds the assignment crops into it. A resumed run loads the bank from the checkpoint instead.
+      embeds the assignment crops into it. A resumed run loads the bank
+      from the checkpoint instead.
     * **At each epoch start**: spherical k-means
       (:func:`hexa_mm.models.utils.spherical_kmeans`) of each prototype set
       on the bank of its crop, distributed over the processes; the centroids
