@@ -170,7 +170,11 @@ def test_tiny_study_writes_json_table_and_figure(
         with pytest.raises(OSError, match='disk full'):
             hexa_quality.main(argv)
     journal = tmp_path / hexa_quality.JOURNAL
-    finished = [json.loads(line) for line in journal.read_text().splitlines()]
+    lines = [json.loads(line) for line in journal.read_text().splitlines()]
+    # the baselines first (measured before any run), then the runs
+    assert sorted(lines[0]['rows']) == ['random init', 'raw pixels']
+    assert len(lines[0]['rows']['random init']) == 2
+    finished = lines[1:]
     assert sorted((r['name'], r['seed']) for r in finished) == [
         ('hexa-mocov2', 0), ('hexa-mocov2', 1), ('mocov2', 0), ('mocov2', 1)
     ]
@@ -178,6 +182,7 @@ def test_tiny_study_writes_json_table_and_figure(
     assert hexa_quality.main(argv) == 0
     out = capsys.readouterr().out
     assert '4 finished runs of an interrupted study' in out
+    assert 'baselines (raw pixels, random init) carried over' in out
     assert out.count(', reused)') == 4 and not journal.exists()
     assert 'hexa-mocov2 - mocov2' in out and 'raw pixels' in out
     report = json.loads((tmp_path / 'results.json').read_text())
@@ -206,9 +211,12 @@ def test_tiny_study_writes_json_table_and_figure(
         str(again), '--reuse',
         str(tmp_path / 'results.json')
     ]) == 0
-    assert capsys.readouterr().out.count(', reused)') == 4
+    out = capsys.readouterr().out
+    assert out.count(', reused)') == 4
+    assert 'baselines (raw pixels, random init) carried over' in out
     second = json.loads((again / 'results.json').read_text())
     assert second['summary']['paired'] == report['summary']['paired']
+    assert second['baselines'] == report['baselines']
 
 
 def test_journal_skips_a_line_cut_short_by_a_kill(tmp_path: Path) -> None:

@@ -45,11 +45,13 @@ The table gives mean ± std over seeds and, for each HEXA variant, the paired
 difference to its base (same seed) with a 95 % Student-t interval. Written
 to ``--out``: ``results.json`` (every run, curve, logged loss term, the
 configs, the machine load) and ``curves.png`` (kNN and 5-shot on val
-against epoch). Each run is also appended to ``runs.jsonl`` in ``--out`` as
-soon as it ends; a study stopped before it wrote ``results.json`` (a kill, a
-crash, a full disk) carries those runs over when started again with the same
-``--out``, and ``results.json`` replaces the previous one only once it is
-whole. ``--quick`` (MoCo-v2 and HEXA_MoCo, 2 seeds, 2 epochs on
+against epoch). Each run (and the baselines) is also appended to
+``runs.jsonl`` in ``--out`` as soon as it ends; a study stopped before it
+wrote ``results.json`` (a kill, a crash, a full disk) carries them over when
+started again with the same ``--out``, and ``results.json`` replaces the
+previous one only once it is whole. ``--reuse`` carries over the runs and
+baselines of an earlier ``results.json`` whose keys (config values, seeds,
+measurements) match. ``--quick`` (MoCo-v2 and HEXA_MoCo, 2 seeds, 2 epochs on
 256 images) checks the whole path in minutes; its numbers are not results.
 """
 import argparse
@@ -522,6 +524,26 @@ def job_key(job: dict) -> str:
     return hashlib.sha1(text.encode()).hexdigest()
 
 
+def baselines_key(seeds: Sequence[int]) -> str:
+    """What makes the baselines: the MoCo-v2 config they build the network
+    and the loaders from, the seeds and the measurements.
+
+    Args:
+        seeds (Sequence[int]): The random networks' seeds.
+
+    Returns:
+        str: A SHA-1, as :func:`job_key`.
+    """
+    text = json.dumps([
+        'baselines',
+        Config.fromfile(MOCO).to_dict(),
+        list(seeds), KNN, SHOTS, DRAWS
+    ],
+                      sort_keys=True,
+                      default=repr)
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
 def load_reuse(path: Optional[str]) -> Dict[str, dict]:
     """Finished runs of an earlier ``results.json``, by :func:`job_key`.
 
@@ -529,7 +551,8 @@ def load_reuse(path: Optional[str]) -> Dict[str, dict]:
         path (str, optional): The file; None reuses nothing.
 
     Returns:
-        dict[str, dict]: The runs that carry a key.
+        dict[str, dict]: The runs that carry a key, and the baselines
+        (``rows``) under their :func:`baselines_key`.
     """
     if path is None:
         return {}
@@ -542,7 +565,11 @@ def load_reuse(path: Optional[str]) -> Dict[str, dict]:
         r for table in ('runs', 'sweep_runs')
         for rows in report.get(table, {}).values() for r in rows
     ]
-    return {r['key']: r for r in runs if 'key' in r}
+    found = {r['key']: r for r in runs if 'key' in r}
+    if 'baselines_key' in report:
+        key = report['baselines_key']
+        found[key] = dict(key=key, rows=report['baselines'])
+    return found
 
 
 def show(res: dict, splits: Sequence[str]) -> None:
@@ -615,18 +642,29 @@ def run_jobs(jobs: List[dict],
                 continue
             results[i] = res
             if journal is not None:
-                with open(journal, 'a') as f:
-                    f.write(json.dumps(res) + '\n')
-                    f.flush()
-                    os.fsync(f.fileno())
+                append_to_journal(journal, res)
             show(res, jobs[i]['splits'])
     if failure is not None:
         raise failure
     return results  # type: ignore[return-value]
 
 
+def append_to_journal(path: str, entry: dict) -> None:
+    """Append one JSON line to the journal and flush it to disk.
+
+    Args:
+        path (str): The journal (``runs.jsonl`` in ``--out``).
+        entry (dict): A finished run, or the baselines; it has a ``key``.
+    """
+    with open(path, 'a') as f:
+        f.write(json.dumps(entry) + '\n')
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def load_journal(path: str) -> Dict[str, dict]:
-    """The runs an interrupted study appended to its journal, by key.
+    """The runs (and baselines) an interrupted study appended to its
+    journal, by key.
 
     Args:
         path (str): The journal (``runs.jsonl`` in ``--out``); a missing
@@ -973,10 +1011,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     journal = osp.join(args.out, JOURNAL)
     resumed = load_journal(journal)
     if resumed:
-        print(f'{len(resumed)} finished runs of an interrupted study '
+        finished = sum('rows' not in r for r in resumed.values())
+        print(f'{finished} finished runs of an interrupted study '
               f'carried over from {journal}', flush=True)
         reuse.update(resumed)
-    base_rows = baselines(args.seeds)
+    base_key = baselines_key(args.seeds)
+    if base_key in reuse:
+        base_rows = reuse[base_key]['rows']
+        print('baselines (raw pixels, random init) carried over', flush=True)
+    else:
+        base_rows = baselines(args.seeds)
+        append_to_journal(journal, dict(key=base_key, rows=base_rows))
     runs: Dict[str, List[dict]] = {}
     pairs = []
     if 'main' in args.studies:
@@ -1019,6 +1064,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         wall_s=time.perf_counter() - start,
         machine_end=machine(),
         baselines=base_rows,
+        baselines_key=base_key,
         runs=runs,
         sweep_runs=sweep_runs,
         summary=main_summary,
