@@ -504,6 +504,20 @@ def baselines(seeds: Sequence[int]) -> Dict[str, List[dict]]:
     return rows
 
 
+def digest(value: object) -> str:
+    """A SHA-1 of a JSON-like value, dict keys sorted (what is not JSON
+    enters by its ``repr``).
+
+    Args:
+        value (object): The value.
+
+    Returns:
+        str: The hex digest.
+    """
+    text = json.dumps(value, sort_keys=True, default=repr)
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
 def job_key(job: dict) -> str:
     """What makes a run: its config as trained, seed and measurements.
 
@@ -517,11 +531,8 @@ def job_key(job: dict) -> str:
         and measure the same thing.
     """
     cfg = build_cfg(job['spec'], job['epochs'], job['images'])
-    text = json.dumps(
-        [cfg.to_dict(), job['seed'], job['splits'], job['curve_every']],
-        sort_keys=True,
-        default=repr)
-    return hashlib.sha1(text.encode()).hexdigest()
+    return digest(
+        [cfg.to_dict(), job['seed'], job['splits'], job['curve_every']])
 
 
 def baselines_key(seeds: Sequence[int]) -> str:
@@ -532,16 +543,13 @@ def baselines_key(seeds: Sequence[int]) -> str:
         seeds (Sequence[int]): The random networks' seeds.
 
     Returns:
-        str: A SHA-1, as :func:`job_key`.
+        str: Its :func:`digest`.
     """
-    text = json.dumps([
+    return digest([
         'baselines',
         Config.fromfile(MOCO).to_dict(),
         list(seeds), KNN, SHOTS, DRAWS
-    ],
-                      sort_keys=True,
-                      default=repr)
-    return hashlib.sha1(text.encode()).hexdigest()
+    ])
 
 
 def load_reuse(path: Optional[str]) -> Dict[str, dict]:
@@ -635,7 +643,8 @@ def run_jobs(jobs: List[dict],
                 res = future.result()
             except Exception as exc:  # re-raised once the pool is done
                 # start nothing more; the runs under way still finish and
-                # go to the journal
+                # go to the journal (ex.shutdown(cancel_futures=True) here
+                # leaves as_completed waiting for ever: tried)
                 failure = failure or exc
                 for pending in futures:
                     pending.cancel()
