@@ -223,14 +223,19 @@ def _wait_all(pids: List[int]) -> List[int]:
     return [status[pid] for pid in pids]
 
 
+def _preload() -> None:
+    """Import :data:`PRELOAD` in the server, from the path a tool gets."""
+    del sys.path[0]  # tests/, where this file lies: not a tool's path
+    for module in PRELOAD:
+        __import__(module)
+
+
 def serve() -> None:
     """Preload, then for each request read on standard input fork a child
     per environment of its ``envs``; answer ``{"pids": [...]}`` when they
     start and ``{"status": [...]}`` (``subprocess`` return codes) when every
     one has ended. Ends at end of input."""
-    del sys.path[0]  # tests/, where this file lies: not a tool's path
-    for module in PRELOAD:
-        __import__(module)
+    _preload()
     answers = sys.stdout
     for line in sys.stdin:
         request = json.loads(line)
@@ -256,9 +261,7 @@ def serve_socket(path: str) -> None:
     Args:
         path (str): The socket to create.
     """
-    del sys.path[0]  # tests/, where this file lies: not a tool's path
-    for module in PRELOAD:
-        __import__(module)
+    _preload()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     listener.bind(path)
     listener.listen(64)
@@ -545,8 +548,6 @@ def _server(env: Dict[str, str]) -> ForkServer:
     key = _hexa_mm_root(env)
     if key not in _SERVERS:
         _SERVERS[key] = ForkServer(_server_env(os.environ, key))
-        if len(_SERVERS) == 1:
-            atexit.register(close_servers)
     return _SERVERS[key]
 
 
@@ -555,6 +556,9 @@ def close_servers() -> None:
     for servers in (_SERVERS, _SOCKET_SERVERS):
         while servers:
             servers.popitem()[1].close()
+
+
+atexit.register(close_servers)  # whatever started them
 
 
 def python_env(env: Optional[Dict[str, str]] = None) -> Dict[str, str]:
@@ -576,7 +580,6 @@ def python_env(env: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     key = _hexa_mm_root(env)
     if key not in _SOCKET_SERVERS:
         _SOCKET_SERVERS[key] = SocketServer(_server_env(env, key))
-        atexit.register(close_servers)
     server = _SOCKET_SERVERS[key]
     return dict(env,
                 PYTHON=server.python,
