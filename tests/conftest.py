@@ -22,6 +22,7 @@ visualizers a test creates are forgotten after it
 """
 import contextlib
 import functools
+import gc
 import json
 import os
 import subprocess
@@ -69,6 +70,15 @@ def pytest_configure(config: pytest.Config) -> None:
     if os.environ.get('PYTEST_XDIST_WORKER'):
         torch.set_num_threads(1)
         config.pluginmanager.register(XdistGroupIds())
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Freeze what the imports and the collection allocated
+    (``gc.freeze``): a collection during a test (mmengine's datasets ask for
+    a full one each) walks only what the tests allocated since, not the
+    half million objects of torch, the OpenMMLab packages and the test
+    modules (a quarter of a second each time)."""
+    gc.freeze()
 
 
 class XdistGroupIds:

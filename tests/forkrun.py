@@ -46,6 +46,7 @@ request a line on standard input and answers the children's pids, then
 their exit statuses; with a path it serves that Unix socket.
 """
 import atexit
+import gc
 import json
 import os
 import selectors
@@ -224,10 +225,15 @@ def _wait_all(pids: List[int]) -> List[int]:
 
 
 def _preload() -> None:
-    """Import :data:`PRELOAD` in the server, from the path a tool gets."""
+    """Import :data:`PRELOAD` in the server, from the path a tool gets, then
+    freeze what they allocated (``gc.freeze``): a collection in a child
+    (mmengine's datasets ask for a full one each) walks only what the child
+    allocated, not the half million objects of the imports (a quarter of a
+    second each time)."""
     del sys.path[0]  # tests/, where this file lies: not a tool's path
     for module in PRELOAD:
         __import__(module)
+    gc.freeze()
 
 
 def serve() -> None:
