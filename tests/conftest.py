@@ -52,13 +52,22 @@ ROOT = Path(__file__).resolve().parents[1]
 TESTS = ROOT / 'tests'
 MOCO_R50 = ROOT / 'configs/mocov2/mocov2_resnet50_8xb32-coslr-200e_in1k.py'
 MOCO_DIGITS = ROOT / 'configs/mocov2/mocov2_resnet18_2xb64-coslr-30e_digits.py'
+# The digits configs' ResNet-18 at a quarter of the width (16 channels out
+# of the stem, 128 into the neck), for the short runs of the suite: they
+# test tools, launchers and checkpoints, not a width. A 2-epoch tiny run
+# takes a third of the CPU, its checkpoints 9 MB instead of 132 MB.
+NARROW = ('model.backbone.base_channels=16',
+          'model.backbone.stem_channels=16', 'model.neck.in_channels=128',
+          'model.neck.hid_channels=128')
+# a 60-image kNN check
+TINY_VAL = ('val_dataloader.dataset.bank.indices=40',
+            'val_dataloader.dataset.query.indices=20')
 # A few iterations of the digits configs: 32 train images, batch 8 per
-# process, a 60-image kNN check, a queue of 64.
-TINY = ('train_dataloader.batch_size=8', 'train_dataloader.dataset.indices=32',
-        'val_dataloader.dataset.bank.indices=40',
-        'val_dataloader.dataset.query.indices=20', 'model.queue_len=64',
-        'default_hooks.logger.interval=1',
-        'default_hooks.checkpoint.interval=1')
+# process, the kNN check above, a queue of 64, the narrow network.
+TINY = ('train_dataloader.batch_size=8',
+        'train_dataloader.dataset.indices=32', *TINY_VAL,
+        'model.queue_len=64', 'default_hooks.logger.interval=1',
+        'default_hooks.checkpoint.interval=1', *NARROW)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -104,7 +113,7 @@ class XdistGroupIds:
 #: Fixtures of the suite, not function-scoped, whose users need no xdist
 #: group: cheap values, or files made by :func:`once_per_run`.
 NO_GROUP = frozenset({
-    'tiny_options', 'train_downstream', 'made_once', 'digits_run',
+    'tiny_options', 'tiny_eval_options', 'train_downstream', 'made_once', 'digits_run',
     'tiny_downstream_data', 'mocov2_r50_backbone_file',
     'good'  # test_engine/test_reliability.py
 })
@@ -254,12 +263,25 @@ def made_once(
 
 @pytest.fixture(scope='session')
 def tiny_options() -> List[str]:
-    """``--cfg-options`` that make a digits config train in seconds.
+    """``--cfg-options`` that make a digits config train in seconds
+    (:data:`TINY`, the network narrowed).
 
     Returns:
         list[str]: ``key=value`` strings (batch, data, queue, logging).
     """
     return list(TINY)
+
+
+@pytest.fixture(scope='session')
+def tiny_eval_options() -> List[str]:
+    """``--cfg-options`` of a tool that reads a checkpoint of a run made
+    with :func:`tiny_options` (``knn.py``, ``feature_quality.py``): the
+    small kNN sets and the narrow network.
+
+    Returns:
+        list[str]: ``key=value`` strings.
+    """
+    return [*TINY_VAL, *NARROW]
 
 
 @pytest.fixture
@@ -286,7 +308,9 @@ def tool_env() -> Dict[str, str]:
 def digits_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The work dir of a 2-epoch MoCo-v2 digits run of 2 CPU processes
     through ``tools/dist_train.sh`` (:data:`TINY`: 2 iterations an epoch,
-    the kNN monitor after each), with its output in ``output.log``.
+    the kNN monitor after each, the narrow network: a tool that reads its
+    checkpoints takes :func:`tiny_eval_options`), with its output in
+    ``output.log``.
 
     Returns:
         Path: The work dir; it holds ``epoch_1.pth`` and ``epoch_2.pth``

@@ -70,11 +70,13 @@ class Case(NamedTuple):
 class Context(NamedTuple):
     """What the walks share: a scratch folder (the working directory, so
     relative data roots point at nothing), the environment, the digits
-    options and a 2-epoch digits run of 2 processes."""
+    options, a 2-epoch digits run of 2 processes, and the options of a tool
+    that reads its checkpoints."""
     cwd: Path
     env: Dict[str, str]
     tiny: List[str]
     run_dir: Path
+    tiny_eval: List[str]
 
     def tool(self,
              *args: str,
@@ -233,7 +235,7 @@ def _slurm(ctx: Context) -> Outcome:
 
 def _knn(ctx: Context) -> Outcome:
     return ctx.python('tools/benchmarks/classification/knn.py', DIGITS,
-                      ctx.checkpoint, '--cfg-options', *ctx.tiny[2:4])
+                      ctx.checkpoint, '--cfg-options', *ctx.tiny_eval)
 
 
 def _knn_as_online(ctx: Context, out: Outcome) -> None:
@@ -247,7 +249,7 @@ def _knn_as_online(ctx: Context, out: Outcome) -> None:
 def _feature_quality(ctx: Context) -> Outcome:
     return ctx.python('tools/analysis/feature_quality.py', DIGITS,
                       '--checkpoint', f'MoCo-v2={ctx.checkpoint}',
-                      '--cfg-options', *ctx.tiny[2:4])
+                      '--cfg-options', *ctx.tiny_eval)
 
 
 def _extract(ctx: Context) -> Outcome:
@@ -474,9 +476,11 @@ def test_every_readme_command_is_walked() -> None:
 @pytest.mark.integration
 @pytest.mark.parametrize('command', list(WALKS))
 def test_readme_command(command: str, tmp_path: Path, tool_env: dict,
-                        tiny_options: List[str], digits_run: Path) -> None:
+                        tiny_options: List[str], digits_run: Path,
+                        tiny_eval_options: List[str]) -> None:
     case = WALKS[command]
-    ctx = Context(tmp_path, python_env(tool_env), tiny_options, digits_run)
+    ctx = Context(tmp_path, python_env(tool_env), tiny_options, digits_run,
+                  tiny_eval_options)
     out = case.run(ctx)
     report = json.dumps(
         dict(

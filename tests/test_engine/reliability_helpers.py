@@ -1,8 +1,9 @@
 """A hook that stops a training run at a chosen point, for
 ``test_reliability.py``; its workers import it through ``custom_imports``.
 
-It draws no random numbers and changes no state, so a run with it is the
-run without it up to where it stops.
+It draws no random numbers and changes no state (but the checkpoint it
+kills the run inside), so a run with it is the run without it up to where
+it stops.
 """
 import glob
 import os
@@ -12,6 +13,7 @@ import threading
 import time
 from typing import Optional
 
+import torch
 from mmengine.dist import get_rank
 from mmengine.hooks import Hook
 
@@ -19,6 +21,9 @@ from hexa_mm.registry import HOOKS
 
 # the temporary file of a save must hold this much before the kill
 TORN_BYTES = 1 << 20
+# what the checkpoint to be torn carries more (a zero tensor), so that its
+# write lasts long enough to be caught half-way whatever the network's size
+PADDING_BYTES = 64 << 20
 
 
 @HOOKS.register_module()
@@ -35,8 +40,9 @@ class StopHereHook(Hook):
             to kill every process. Defaults to None.
         kill_in_save_at_iter (int, optional): While process 0 writes the
             checkpoint whose ``meta['iter']`` is this (once its temporary
-            file holds ``TORN_BYTES``), it sends itself SIGKILL. Defaults to
-            None.
+            file holds ``TORN_BYTES``), it sends itself SIGKILL; that
+            checkpoint, never complete, gets ``PADDING_BYTES`` more under
+            ``meta['padding']``. Defaults to None.
     """
 
     priority = 'LOWEST'
@@ -69,6 +75,8 @@ class StopHereHook(Hook):
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         if checkpoint['meta']['iter'] != self.kill_in_save_at_iter:
             return
+        checkpoint['meta']['padding'] = torch.zeros(
+            PADDING_BYTES, dtype=torch.uint8)
         pattern = osp.join(runner.work_dir, '.tmp-*.pth')
 
         def kill_when_torn() -> None:

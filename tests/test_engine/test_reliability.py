@@ -27,6 +27,7 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.runner import CheckpointLoader
 
+from conftest import NARROW
 from forkrun import ForkedRun, start_python
 from hexa_mm import register_all_modules
 from hexa_mm.registry import MODELS
@@ -48,14 +49,16 @@ CONFIGS = {
 }
 # 32 images, 2 processes x batch 4: 4 iterations an epoch, 2 epochs; an
 # epoch checkpoint (only the last kept, as in the digits configs) and
-# latest.pth after iterations 2 and 6 (inside epochs 1 and 2)
+# latest.pth after iterations 2 and 6 (inside epochs 1 and 2); the narrow
+# network of the suite's short runs
 TINY = [
     'train_dataloader.batch_size=4', 'train_dataloader.dataset.indices=32',
     'val_dataloader.dataset.bank.indices=40',
     'val_dataloader.dataset.query.indices=20',
     'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=1',
     'default_hooks.checkpoint.max_keep_ckpts=1',
-    'default_hooks.checkpoint.latest_interval=2', 'train_cfg.max_epochs=2'
+    'default_hooks.checkpoint.latest_interval=2', 'train_cfg.max_epochs=2',
+    *NARROW
 ]
 ITERS = 8
 # the algorithm's own training state

@@ -12,17 +12,19 @@ import torch
 from mmengine.config import Config
 from torch.utils.data import DataLoader
 
+from conftest import NARROW
 from forkrun import run_python
 
 ROOT = Path(__file__).resolve().parents[2]
 MMPRETRAIN_TRAIN = Path(mmpretrain.__file__).parent / '.mim/tools/train.py'
-# 24 train images at batch 8: 3 iterations; a small kNN bank and query
+# 24 train images at batch 8: 3 iterations; a small kNN bank and query;
+# the narrow network of the suite's short runs
 TINY = [
     'train_cfg.max_epochs=1', 'train_dataloader.batch_size=8',
     'train_dataloader.dataset.indices=24',
     'val_dataloader.dataset.bank.indices=32',
     'val_dataloader.dataset.query.indices=16',
-    'default_hooks.logger.interval=1'
+    'default_hooks.logger.interval=1', *NARROW
 ]
 MMPRETRAIN_CONFIGS = sorted(
     p for pattern in ('mocov2/*.py', 'deepclusterv2/*.py', 'hexa_*/*.py',

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import List
 
 import pytest
 import torch
@@ -49,8 +50,8 @@ def train(*args: str, work: Path, epochs: int = 2,
                       timeout=600)
 
 
-def test_dist_train_two_cpu_processes(digits_run: Path,
-                                      tmp_path: Path) -> None:
+def test_dist_train_two_cpu_processes(digits_run: Path, tmp_path: Path,
+                                      tiny_eval_options: List[str]) -> None:
     # tools/dist_train.sh, 2 processes, 2 epochs (tests/conftest.py)
     log = (digits_run / 'output.log').read_text()
     assert log.count('distributed training uses the gloo backend') == 1
@@ -72,7 +73,7 @@ def test_dist_train_two_cpu_processes(digits_run: Path,
         [sys.executable,
          str(ROOT / 'tools/benchmarks/classification/knn.py'), str(DIGITS),
          str(digits_run / 'epoch_2.pth'), '--work-dir', str(tmp_path),
-         '--cfg-options', *TINY[2:4]],
+         '--cfg-options', *tiny_eval_options],
         cwd=ROOT, env=env(), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     offline = float(proc.stdout.strip().splitlines()[-1].split()[-1])
