@@ -104,6 +104,34 @@ def test_summarise_pairs_runs_by_seed() -> None:
     assert got['rows']['hexa']['val']['knn']['mean'] == pytest.approx(86)
 
 
+def test_baselines_measure_one_random_network_per_seed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # what each measurement sees, instead of a kNN run: the network's
+    # weights (a fingerprint) and whether the pixels were asked for
+    def fake_measure(model, loader, pixels=False):
+        weights = sum(p.double().sum().item() for p in model.parameters())
+        return dict(knn=weights, few_shot=float(pixels), split=loader)
+
+    monkeypatch.setattr(hexa_quality, 'measure', fake_measure)
+    monkeypatch.setattr(hexa_quality, 'eval_loader', lambda cfg, split: split)
+    rows = hexa_quality.baselines([0, 1])
+    (pixels, ) = rows['raw pixels']
+    assert pixels['seed'] is None and pixels['test']['few_shot'] == 1.0
+    assert {s: pixels[s]['split'] for s in ('val', 'test')} == {
+        'val': 'val',
+        'test': 'test'
+    }
+    first, second = rows['random init']
+    assert (first['seed'], second['seed']) == (0, 1)
+    assert first['val']['few_shot'] == 0.0
+    # one network per seed, measured on both splits: two networks differ
+    assert first['val']['knn'] == first['test']['knn']
+    assert first['val']['knn'] != second['val']['knn']
+    # each network follows its own seed, not its place in the list
+    (alone, ) = hexa_quality.baselines([1])['random init']
+    assert alone == second
+
+
 def test_bad_input_is_one_error_line(capsys: pytest.CaptureFixture) -> None:
     assert hexa_quality.main(['--variants', 'nope']) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -152,11 +180,13 @@ def test_quick_pieces_in_process(tmp_path: Path,
 @pytest.mark.integration
 def test_tiny_study_writes_json_table_and_figure(
         tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    # the --quick path at the smallest size: one step per epoch, stopped
-    # by a failure after the runs, then started again; one worker process
-    # (each is a cold start)
+    # the --quick path at the smallest size: one seed, one step per epoch,
+    # stopped by a failure after the runs, then started again; one worker
+    # process (each is a cold start). Rows of several seeds, paired by seed:
+    # test_summarise_pairs_runs_by_seed; baselines of several seeds:
+    # test_baselines_measure_one_random_network_per_seed
     argv = [
-        '--variants', 'mocov2', 'hexa-mocov2', '--seeds', '0', '1',
+        '--variants', 'mocov2', 'hexa-mocov2', '--seeds', '0',
         '--epochs', '1', '--images', '64', '--curve-every', '1', '--jobs',
         '1', '--out',
         str(tmp_path)
@@ -173,21 +203,20 @@ def test_tiny_study_writes_json_table_and_figure(
     lines = [json.loads(line) for line in journal.read_text().splitlines()]
     # the baselines first (measured before any run), then the runs
     assert sorted(lines[0]['rows']) == ['random init', 'raw pixels']
-    assert len(lines[0]['rows']['random init']) == 2
+    assert len(lines[0]['rows']['random init']) == 1
     finished = lines[1:]
-    assert sorted((r['name'], r['seed']) for r in finished) == [
-        ('hexa-mocov2', 0), ('hexa-mocov2', 1), ('mocov2', 0), ('mocov2', 1)
-    ]
+    assert sorted((r['name'], r['seed'])
+                  for r in finished) == [('hexa-mocov2', 0), ('mocov2', 0)]
     capsys.readouterr()
     assert hexa_quality.main(argv) == 0
     out = capsys.readouterr().out
-    assert '4 finished runs of an interrupted study' in out
+    assert '2 finished runs of an interrupted study' in out
     assert 'baselines (raw pixels, random init) carried over' in out
-    assert out.count(', reused)') == 4 and not journal.exists()
+    assert out.count(', reused)') == 2 and not journal.exists()
     assert 'hexa-mocov2 - mocov2' in out and 'raw pixels' in out
     report = json.loads((tmp_path / 'results.json').read_text())
     runs = report['runs']
-    assert sorted(r['seed'] for r in runs['hexa-mocov2']) == [0, 1]
+    assert [r['seed'] for r in runs['hexa-mocov2']] == [0]
     for run in runs['hexa-mocov2']:
         assert run['curve'][0]['epoch'] == 1
         terms = run['terms'][0]
@@ -199,20 +228,20 @@ def test_tiny_study_writes_json_table_and_figure(
         [by_seed[r['seed']]['test']['few_shot'] for r in runs['hexa-mocov2']])
     assert diff['test']['few_shot']['mean'] == pytest.approx(
         expected['mean'])
-    assert len(report['baselines']['random init']) == 2
+    assert len(report['baselines']['random init']) == 1
     assert (tmp_path / 'curves.png').stat().st_size > 10_000
     assert {r['train_s'] for r in runs['mocov2']} == {
         r['train_s'] for r in finished if r['name'] == 'mocov2'}
     # a second run takes the finished runs instead of training them again
     again = tmp_path / 'again'
     assert hexa_quality.main([
-        '--variants', 'mocov2', 'hexa-mocov2', '--seeds', '0', '1',
-        '--epochs', '1', '--images', '64', '--curve-every', '1', '--out',
+        '--variants', 'mocov2', 'hexa-mocov2', '--seeds', '0', '--epochs',
+        '1', '--images', '64', '--curve-every', '1', '--out',
         str(again), '--reuse',
         str(tmp_path / 'results.json')
     ]) == 0
     out = capsys.readouterr().out
-    assert out.count(', reused)') == 4
+    assert out.count(', reused)') == 2
     assert 'baselines (raw pixels, random init) carried over' in out
     second = json.loads((again / 'results.json').read_text())
     assert second['summary']['paired'] == report['summary']['paired']
