@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The demo behind `make demo`, on the embedded digits with the small-image
-# recipe (16 px, CIFAR ResNet-18 at quarter width; configs/mocov2/README.md):
+# recipe (16 px, CIFAR ResNet-18 at quarter width, 148 epochs;
+# configs/mocov2/README.md):
 #   1. MoCo-v2 and HEXA_MoCo (the same config plus CutMix and adversarial
 #      query views), each with seeds 0 1 2, through tools/dist_train.sh with
 #      one process per run and two runs at a time (one per CPU core); kNN and
@@ -23,15 +24,15 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-
 WORK=${WORK:-work_dirs/demo}
 SEEDS=(${SEEDS:-0 1 2})
 PORT=${PORT:-29517}
-# EPOCHS: train this many epochs instead of the configs' 40, the cosine
+# EPOCHS: train this many epochs instead of the configs' 148, the cosine
 # shortened with them (tools/train.py --max-epochs), e.g. a smoke run
 EPOCHS=${EPOCHS:-}
 SCHEDULE=()
 if [[ -n $EPOCHS ]]; then SCHEDULE=(--max-epochs "$EPOCHS"); fi
 # OPTIONS: further --cfg-options for every run
 read -r -a OPTIONS <<<"${OPTIONS:-}"
-MOCO=configs/mocov2/mocov2_resnet18-cifar-w16_1xb64-coslr-40e_digits16.py
-HEXA=configs/hexa_mocov2/hexa-mocov2_resnet18-cifar-w16_1xb64-coslr-40e_digits16.py
+MOCO=configs/mocov2/mocov2_resnet18-cifar-w16_1xb64-coslr-148e_digits16.py
+HEXA=configs/hexa_mocov2/hexa-mocov2_resnet18-cifar-w16_1xb64-coslr-148e_digits16.py
 mkdir -p "$WORK"
 
 # train NAME CONFIG SEED PORT: one run, its log in $WORK/NAME-seedSEED.log

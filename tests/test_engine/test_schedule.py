@@ -61,3 +61,33 @@ def test_train_py_max_epochs_shortens_the_schedule(monkeypatch) -> None:
     assert cfg.train_cfg.max_epochs == 4
     [cosine] = cfg.param_scheduler
     assert (cosine.T_max, cosine.end) == (4, 4)
+
+
+@pytest.mark.parametrize('long, short, epochs, splits', [
+    ('mocov2/mocov2_resnet18-cifar-w16_1xb64-coslr-148e_digits16.py',
+     'mocov2/mocov2_resnet18-cifar-w16_1xb64-coslr-40e_digits16.py', 148, 8),
+    ('hexa_mocov2/hexa-mocov2_resnet18-cifar-w16_1xb64-coslr-148e_digits16.py',
+     'hexa_mocov2/hexa-mocov2_resnet18-cifar-w16_1xb64-coslr-40e_digits16.py',
+     148, 8),
+    ('deepclusterv2/'
+     'deepclusterv2_resnet18-cifar-w16_1xb64-coslr-156e_digits16.py',
+     'deepclusterv2/'
+     'deepclusterv2_resnet18-cifar-w16_1xb64-coslr-40e_digits16.py', 156,
+     None),
+])
+def test_long_digits16_configs_train_as_measured(long, short, epochs,
+                                                 splits) -> None:
+    """A long digits16 config is its 40-epoch config lengthened by
+    set_max_epochs (what the measured runs trained), with the batch-norm
+    groups changed where its README says, and nothing else."""
+    cfg = Config.fromfile(str(CONFIGS / long))
+    expected = Config.fromfile(str(CONFIGS / short))
+    set_max_epochs(expected, epochs)
+    if splits is not None:
+        expected.model.backbone.norm_cfg.num_splits = splits
+    expected.default_hooks.checkpoint.interval = epochs
+    got, want = cfg.to_dict(), expected.to_dict()
+    got.pop('max_epochs')
+    want.pop('max_epochs')
+    assert got == want
+    assert cfg.param_scheduler[0].T_max == epochs
