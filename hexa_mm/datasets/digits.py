@@ -1,5 +1,6 @@
 """scikit-learn's handwritten digits as a small embedded data set."""
-from typing import Dict, List
+import functools
+from typing import Dict, List, Tuple
 
 import numpy as np
 from mmpretrain.datasets import BaseDataset
@@ -103,25 +104,45 @@ class Digits(BaseDataset):
         Returns:
             list[dict]: ``img`` (H, W, 3) uint8 and ``gt_label`` per image.
         """
-        from sklearn.datasets import load_digits
         from sklearn.model_selection import train_test_split
-        digits = load_digits()
-        chosen = self.split_indices(digits.target)[self.split]
+        images, targets = _resized_digits(self.img_size)
+        chosen = self.split_indices(targets)[self.split]
         if self.subset_fraction < 1:
             chosen, _ = train_test_split(
                 chosen,
                 train_size=self.subset_fraction,
                 random_state=self.seed,
-                stratify=digits.target[chosen])
+                stratify=targets[chosen])
         chosen = np.sort(chosen)
-        data_list = []
-        for i in chosen:
-            grey = (digits.images[i] * (255.0 / 16.0)).round().astype(np.uint8)
-            big = np.asarray(
-                Image.fromarray(grey).resize((self.img_size, ) * 2,
-                                             Image.BICUBIC))
-            data_list.append(
-                dict(
-                    img=np.repeat(big[:, :, None], 3, axis=2),
-                    gt_label=int(digits.target[i])))
-        return data_list
+        return [
+            dict(
+                img=np.repeat(images[i][:, :, None], 3, axis=2),
+                gt_label=int(targets[i])) for i in chosen
+        ]
+
+
+@functools.lru_cache(maxsize=4)
+def _resized_digits(img_size: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Every digit scaled to 0-255 and resized, made once a process for
+    each size (a run builds its train, bank and query sets from them).
+
+    Args:
+        img_size (int): The side of the images.
+
+    Returns:
+        tuple[np.ndarray, np.ndarray]: The grey images (N, img_size,
+        img_size) uint8, read-only, and their classes (N, ).
+    """
+    from sklearn.datasets import load_digits
+    digits = load_digits()
+    images = np.stack([
+        np.asarray(
+            Image.fromarray(
+                (grey * (255.0 / 16.0)).round().astype(np.uint8)).resize(
+                    (img_size, ) * 2, Image.BICUBIC))
+        for grey in digits.images
+    ])
+    images.flags.writeable = False
+    targets = digits.target.copy()
+    targets.flags.writeable = False
+    return images, targets

@@ -8,6 +8,7 @@ from typing import Any, Callable, Dict, List, Optional, Union
 
 import torch
 import torch.distributed as torch_dist
+from mmengine.config import Config
 from mmengine.device import get_device
 from mmengine.dist import broadcast_object_list, is_distributed, master_only
 from mmengine.hooks import Hook, SyncBuffersHook
@@ -26,6 +27,7 @@ from hexa_mm.utils.atomic import atomic_path
 from hexa_mm.utils.errors import ConfigError
 from .checkpoint import (check_fits, restore_history_buffers,
                          revised_state_dict, to_weights_only)
+from .config_text import FormatOnceConfig
 from .cpu_amp_optim_wrapper import CPUAmpOptimWrapper
 from .dist_env import gloo_env
 from .hooks import SyncNormBuffersHook
@@ -122,6 +124,9 @@ class HexaRunner(Runner):
     def __init__(self, model, work_dir: str, *args, **kwargs) -> None:
         check_work_dir(work_dir)
         self._resuming = False
+        if isinstance(kwargs.get('cfg'), Config):
+            # its text is read on every checkpoint: format it once
+            kwargs['cfg'] = FormatOnceConfig.of(kwargs['cfg'])
         super().__init__(model, work_dir, *args, **kwargs)
 
     def _distributed_without_cuda(self) -> bool:
