@@ -43,6 +43,19 @@ def test_digits_images_are_the_real_digits_upsampled() -> None:
     assert info['sample_idx'] == 0
 
 
+def test_digits_sets_of_one_size_share_one_resize() -> None:
+    # a run's train, bank and query sets: the digits resized once
+    from hexa_mm.datasets.digits import _resized_digits
+    _resized_digits.cache_clear()
+    train = DATASETS.build(dict(type='Digits', split='train', img_size=12))
+    val = DATASETS.build(dict(type='Digits', split='val', img_size=12))
+    assert _resized_digits.cache_info().misses == 1
+    assert len(train) + len(val) == len(load_digits().images)
+    # each image an array of its own, which a transform may change
+    img = train.get_data_info(0)['img']
+    assert img.flags.writeable and img.shape == (12, 12, 3)
+
+
 def test_digits_pipeline_keeps_sample_idx() -> None:
     ds = DATASETS.build(
         dict(type='Digits', split='val', pipeline=[dict(type='PackInputs')]))
