@@ -156,13 +156,31 @@ def _wait(condition, seconds: float) -> bool:
     return True
 
 
+def _running_the_script(pid: int) -> bool:
+    """Whether a worker has begun its script (it maps torch's library):
+    past ``launch.py worker``'s ``PR_SET_PDEATHSIG``, which comes first."""
+    try:
+        with open(f'/proc/{pid}/maps') as f:
+            return 'libtorch' in f.read()
+    except OSError:
+        return False
+
+
 @pytest.mark.integration
 @pytest.mark.skipif(not sys.platform.startswith('linux'), reason='/proc')
-@pytest.mark.parametrize('sig', ['SIGTERM', 'SIGINT', 'SIGKILL'])
-def test_killing_the_launcher_group_ends_every_worker(sig: str, tmp_path: Path,
+@pytest.mark.parametrize('sig,when', [('SIGINT', 'training'),
+                                      ('SIGTERM', 'starting'),
+                                      ('SIGKILL', 'starting')])
+def test_killing_the_launcher_group_ends_every_worker(sig: str, when: str,
+                                                      tmp_path: Path,
                                                       tool_env: dict,
                                                       tiny_options: List[str]
                                                       ) -> None:
+    # Ctrl-C while the workers train (a worker may sit in a collective);
+    # SIGTERM and SIGKILL (a scheduler ending the job) once both workers run
+    # their script: torchrun and the workers end by the same signals
+    # whatever the workers are doing, and a worker's cold start (importing
+    # torch, mmengine, mmpretrain, mmdet) is most of the run's CPU
     work = tmp_path / 'work'
     launcher = subprocess.Popen([
         'bash', DIST_TRAIN,
@@ -181,8 +199,11 @@ def test_killing_the_launcher_group_ends_every_worker(sig: str, tmp_path: Path,
     ]
     training = lambda: any(  # noqa: E731
         'Epoch(train)' in log.read_text() for log in work.glob('*/*.log'))
+    starting = lambda: len(workers()) == 2 and all(  # noqa: E731
+        map(_running_the_script, workers()))
     try:
-        assert _wait(training, 300), 'the run did not start training'
+        ready = training if when == 'training' else starting
+        assert _wait(ready, 300), f'the run did not reach {when}'
         assert len(workers()) == 2
         os.killpg(launcher.pid, getattr(signal, sig))
         # torchrun stops its workers within its 30 s grace period
