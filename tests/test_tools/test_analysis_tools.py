@@ -92,9 +92,9 @@ def test_gpu_check_dry_run(tmp_path: Path) -> None:
     }
     assert 'FAILED' not in rows.values()
     assert rows['environment'] == 'cpu'
-    assert float(rows['MoCo-v2 R18 32px b4 fp32 hexa_mm / mmpretrain']) > 0
+    assert float(rows['MoCo-v2 R18 16px b4 fp32 hexa_mm / mmpretrain']) > 0
     # the hard views cost a HEXA step more than the plain one
-    assert float(rows['HEXA_MoCo 32px b4 fp32 HEXA optimised / plain']) > 1
+    assert float(rows['HEXA_MoCo 16px b4 fp32 HEXA optimised / plain']) > 1
     assert rows['k-means 4000 x 128, 1 x 1100, 2 it: '
                 'assignments = plain argmax'] == 'True'
     # 16 images / batch 8 and 32 / 8: every iteration ran

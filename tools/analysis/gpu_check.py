@@ -32,7 +32,7 @@ import tempfile
 import time
 import traceback
 from glob import glob
-from typing import Callable, List, Tuple
+from typing import Callable, List, Sequence, Tuple
 
 import torch
 
@@ -85,12 +85,20 @@ def sizes(dry_run: bool) -> dict:
     if dry_run:
         return dict(
             moco=dict(
-                depth=18, batch=4, size=32, queue=256, repeats=2, warmup=1),
+                depth=18, batch=4, size=16, queue=256, repeats=2, warmup=1),
             hexa=dict(
-                config=HEXA_MOCO_DIGITS, batch=4, size=32, repeats=2,
+                config=HEXA_MOCO_DIGITS, batch=4, size=16, repeats=2,
                 warmup=1),
             kmeans=dict(num_samples=4000, clusters=1100, sets=1, iters=2),
-            dist=dict(batch=8, images=16, dcluster_images=32))
+            # the digits configs' ResNet-18 at a quarter of the width
+            dist=dict(
+                batch=8,
+                images=16,
+                dcluster_images=32,
+                options=('model.backbone.base_channels=16',
+                         'model.backbone.stem_channels=16',
+                         'model.neck.in_channels=128',
+                         'model.neck.hid_channels=128')))
     return dict(
         moco=dict(
             depth=50, batch=32, size=224, queue=65536, repeats=10, warmup=3),
@@ -98,7 +106,7 @@ def sizes(dry_run: bool) -> dict:
             config=HEXA_MOCO_R50, batch=32, size=224, repeats=10, warmup=3),
         kmeans=dict(
             num_samples=IMAGENET_TRAIN, clusters=3000, sets=3, iters=10),
-        dist=dict(batch=64, images=1280, dcluster_images=1280))
+        dist=dict(batch=64, images=1280, dcluster_images=1280, options=()))
 
 
 def part_moco(size: dict, device: str) -> List[Row]:
@@ -198,14 +206,20 @@ def part_dist(size: dict, timeout: int) -> List[Row]:
                            (HEXA_DCLUSTER_DIGITS, size['dcluster_images'])):
         name = osp.basename(config).split('_')[0]
         try:
-            rows.append(_dist_run(config, images, size['batch'], timeout))
+            rows.append(
+                _dist_run(config, images, size['batch'], timeout,
+                          size['options']))
         except Exception as err:  # report it and go on with the next run
             rows.append((f'dist_train.sh 1 process: {name}', 'FAILED',
                          f'{type(err).__name__}: {err}'))
     return rows
 
 
-def _dist_run(config: str, images: int, batch: int, timeout: int) -> Row:
+def _dist_run(config: str,
+              images: int,
+              batch: int,
+              timeout: int,
+              options: Sequence[str] = ()) -> Row:
     """One epoch of ``images`` images through ``tools/dist_train.sh`` with
     one process.
 
@@ -214,6 +228,8 @@ def _dist_run(config: str, images: int, batch: int, timeout: int) -> Row:
         images (int): Training images (the first ones of the data set).
         batch (int): Images per iteration.
         timeout (int): Seconds the run may take.
+        options (Sequence[str]): Further ``--cfg-options``. Defaults to
+            none.
 
     Returns:
         Row: The row of the table.
@@ -228,7 +244,7 @@ def _dist_run(config: str, images: int, batch: int, timeout: int) -> Row:
             '--work-dir', work_dir, '--cfg-options', 'train_cfg.max_epochs=1',
             f'train_dataloader.batch_size={batch}',
             f'train_dataloader.dataset.indices={images}',
-            'default_hooks.logger.interval=1'
+            'default_hooks.logger.interval=1', *options
         ]
         start = time.perf_counter()
         proc = subprocess.run(
