@@ -17,15 +17,17 @@ from forkrun import python_env, run_python, start_python
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[1]
+# which hexa_mm the tool would use, without importing it in a cold start
+# (the server has; find_spec then gives the imported one's)
 PROBE = '''\
 import json, os, sys
+from importlib.util import find_spec
 import numpy as np
 import torch
-import hexa_mm
 print(json.dumps(dict(
     argv=sys.argv, cwd=os.getcwd(), path=sys.path,
     marker=os.environ.get('MARKER'), threads=torch.get_num_threads(),
-    hexa_mm=os.path.dirname(hexa_mm.__file__),
+    hexa_mm=os.path.dirname(find_spec('hexa_mm').origin),
     weights_only_off=os.environ.get('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'),
     name=__name__, draw=float(np.random.rand()))))
 print('to stderr', file=sys.stderr)
