@@ -4,6 +4,8 @@ import re
 import sys
 from typing import Callable, Iterable, Optional, Sequence, Tuple
 
+from .gc_freeze import freeze_imported_objects
+
 
 class ConfigError(ValueError):
     """A config, input or file the user can fix; the message says how."""
@@ -112,7 +114,8 @@ def user_error(err: BaseException) -> Optional[str]:
 
 
 def tool_main(main: Callable[..., Optional[int]]) -> Callable[..., int]:
-    """Make a tool's ``main`` end a user error with one line.
+    """Make a tool's ``main`` end a user error with one line (and start
+    with :func:`~hexa_mm.utils.gc_freeze.freeze_imported_objects`).
 
     An error :func:`user_error` recognises is printed as ``error: ...`` on
     stderr and the decorated ``main`` returns 2; any other error is a bug
@@ -129,6 +132,7 @@ def tool_main(main: Callable[..., Optional[int]]) -> Callable[..., int]:
 
     @functools.wraps(main)
     def wrapper(*args, **kwargs) -> int:
+        freeze_imported_objects()
         try:
             status = main(*args, **kwargs)
         except Exception as err:  # a user error, or a bug to re-raise

@@ -80,6 +80,7 @@ from hexa_mm.evaluation import (mean_std, measure_representation,
 from hexa_mm.registry import MODELS, RUNNERS
 from hexa_mm.utils import ConfigError, tool_main
 from hexa_mm.utils.atomic import atomic_path
+from hexa_mm.utils.gc_freeze import freeze_imported_objects
 
 MOCO = 'configs/mocov2/mocov2_resnet18-cifar-w16_1xb64-coslr-40e_digits16.py'
 HEXA_MOCO = ('configs/hexa_mocov2/'
@@ -421,10 +422,12 @@ def measure(model: torch.nn.Module, loader,
 
 
 def quiet() -> None:
-    """One thread, hexa_mm's registries, and no INFO logs in this process."""
+    """One thread, hexa_mm's registries, no INFO logs, and the imports
+    out of later garbage collections in this process."""
     torch.set_num_threads(1)
     register_all_modules()
     MMLogger.get_instance('hexa_quality', log_level='WARNING')
+    freeze_imported_objects()
 
 
 def train_and_measure(job: dict) -> dict:
