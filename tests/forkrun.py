@@ -17,8 +17,8 @@ script as ``__main__`` and exits with its status: a ``SystemExit`` code, or
 
 What differs from a cold start, and so stays with ``subprocess`` in the
 tests: hexa_mm is imported before the tool runs (a runner resolved before
-hexa_mm is imported, or a user package whose registration through
-``custom_imports`` is what a test proves, needs a cold start); the process
+hexa_mm is imported needs a cold start; a user package imported through
+``custom_imports`` is not preloaded, and registers as in a cold start); the process
 has the server as parent (launchers, signals, ``PDEATHSIG``); Python options
 (``-u``, ``-P``, ``-c``, ``-m``) are not taken. :func:`run_python` runs cold
 what it cannot fork (a path that is not a ``.py`` file).

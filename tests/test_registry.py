@@ -13,6 +13,7 @@ from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
 from mmengine.registry import DefaultScope
 from mmpretrain import registry as mmpretrain_registry
 
+import forkrun
 from hexa_mm import register_all_modules
 from hexa_mm.engine import HexaRunner
 from hexa_mm.models import MoCoV2
@@ -210,14 +211,13 @@ def test_a_user_package_trains_through_custom_imports(tmp_path: Path) -> None:
         default_hooks = dict(logger=dict(interval=1),
                              checkpoint=dict(interval=1))
         '''))
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / 'tools/train.py'), str(config),
-         '--work-dir', str(tmp_path / 'work')],
+    # forked from the preloaded server (hexa_mm imported, my_ext not): what
+    # imports my_ext and finds RotationGuess is train.py's config
+    proc = forkrun.run_python(
+        [ROOT / 'tools/train.py', config, '--work-dir', tmp_path / 'work'],
         cwd=tmp_path,
         env={'PYTHONPATH': f'{tmp_path}:{ROOT}', 'OMP_NUM_THREADS': '1',
              'PATH': '/usr/bin:/bin'},
-        capture_output=True,
-        text=True,
         timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert 'Epoch(train) [1][3/3]' in proc.stdout + proc.stderr
