@@ -1,11 +1,11 @@
 # What the tiny detection configs (the benchmarks at toy scale, on the data
 # written by tools/dataset_converters/make_tiny_downstream_data.py) share:
-# images about 6 times smaller, fewer proposals and RoIs, no data workers, a
+# images about 12 times smaller, fewer proposals and RoIs, no data workers, a
 # log line per iteration, no checkpoint. The benchmark config is the other
 # base, so every name here starts with tiny_ (bases may not share a key).
 # mmdet's (1333, 480-800) and (1333, 800), VOC's and COCO's alike
-tiny_train_scales = [(213, 96), (213, 112), (213, 128)]
-tiny_test_scale = (213, 128)
+tiny_train_scales = [(107, 48), (107, 56), (107, 64)]
+tiny_test_scale = (107, 64)
 tiny_model = dict(
     train_cfg=dict(
         rpn_proposal=dict(nms_pre=1000, max_per_img=64),

@@ -2,7 +2,7 @@
 # tools/dataset_converters/make_tiny_downstream_data.py data/tiny_downstream
 # Same model (SyncBN: runs as BN on a CPU), dataset class
 # (VOCDataset, VOC07+12 trainval -> VOC07 test) and VOCMetric; images about
-# 6 times smaller, fewer proposals and RoIs, 4 iterations of 2 images, then
+# 12 times smaller, fewer proposals and RoIs, 4 iterations of 2 images, then
 # VOC07 test.
 _base_ = [
     '../voc0712/faster-rcnn_r50-c4_ms-24k_voc0712.py', '../_base_/tiny.py'

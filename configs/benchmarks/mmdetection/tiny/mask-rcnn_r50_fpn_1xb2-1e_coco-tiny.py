@@ -2,7 +2,7 @@
 # tools/dataset_converters/make_tiny_downstream_data.py data/tiny_downstream
 # Same model (SyncBN: runs as BN on a CPU), dataset class
 # (CocoDataset, train2017 -> val2017) and CocoMetric (bbox, segm); images
-# about 6 times smaller, fewer proposals and RoIs, 1 epoch of 8 images (4
+# about 12 times smaller, fewer proposals and RoIs, 1 epoch of 8 images (4
 # iterations of 2), then val2017.
 _base_ = ['../coco/mask-rcnn_r50_fpn_ms-1x_coco.py', '../_base_/tiny.py']
 
