@@ -69,8 +69,11 @@ def test_loaders_are_valid_with_mmpretrain_defaults(
 
 
 # The first in a new interpreter, where hexa_mm is imported only through
-# the config (its runner_type, custom_imports); the second forked from the
-# preloaded server (forkrun.run_python), where it already is.
+# the config (its runner_type, custom_imports): mmpretrain's train.py
+# imports mmengine and mmpretrain, then builds runner_type
+# 'hexa_mm.HexaRunner' from mmengine's RUNNERS, which imports hexa_mm on
+# meeting its scope; the second forked from the preloaded server
+# (forkrun.run_python), where it already is.
 @pytest.mark.parametrize('config,options,run', [
     ('hexa_mocov2/hexa-mocov2_resnet18_2xb64-coslr-30e_digits.py',
      ['model.queue_len=64'], 'cold'),
