@@ -6,13 +6,17 @@ gives the environment that points ``PYTHON`` here. This client passes its
 argument vector, environment, working directory and standard streams to the
 server through the Unix socket ``FORKRUN_SOCKET``, forwards the signals that
 end a process (SIGTERM, SIGINT, SIGHUP) to the child's group, and ends as
-the child ended: its exit status, or killed by the same signal. Anything
-else (``-m``, ``-c``, other options) runs the real interpreter
-(``FORKRUN_PYTHON``) in its place, and so does hexa_mm's launcher
-(``launch.py torchrun|slurm ...``, standard library only): the process tree
-it starts (torchrun, signals, ``PDEATHSIG``) stays real; its workers
-(``launch.py worker SCRIPT``) are forked. This client imports only the
-standard library, so it starts in milliseconds.
+the child ended: its exit status, or killed by the same signal. torchrun
+(``python -m torch.distributed.run``, which imports torch: 3 s of CPU a
+launch) is forked too, as ``-m`` runs it. Anything else (another ``-m``,
+``-c``, other options) runs the real interpreter (``FORKRUN_PYTHON``) in its
+place, and so does hexa_mm's launcher (``launch.py torchrun|slurm ...``,
+standard library only); its workers (``launch.py worker SCRIPT``) are
+forked. So a forked torchrun's parent is the server, not the launcher: the
+launcher's ``PDEATHSIG`` reaches this client, which passes the signal on;
+the tests of what a kill leaves (``tests/test_tools/test_launchers.py``)
+run torchrun and the workers cold. This client imports only the standard
+library, so it starts in milliseconds.
 """
 import json
 import os
@@ -25,6 +29,8 @@ from typing import List
 # folder on sys.path)
 FLAGS = {'-u': 'unbuffered', '-P': 'safe_path'}
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+# the modules run with -m that are forked too: torchrun
+FORKED_MODULES = ('torch.distributed.run', )
 
 
 def main(argv: List[str]) -> int:
@@ -42,12 +48,18 @@ def main(argv: List[str]) -> int:
         options.append(argv.pop(0))
     launcher = argv[:1] and os.path.basename(argv[0]) == 'launch.py' \
         and argv[1:2] != ['worker']
-    if not argv or not argv[0].endswith('.py') or launcher:
+    module = argv[1] if argv[:1] == ['-m'] and argv[1:2] and \
+        argv[1] in FORKED_MODULES else None
+    if module is None and (not argv or not argv[0].endswith('.py')
+                           or launcher):
         real = os.environ['FORKRUN_PYTHON']
         os.execv(real, [real, *options, *argv])
+    if module is not None:
+        argv = ['-m', *argv[2:]]
     request = dict(argv=argv,
                    env=dict(os.environ),
                    cwd=os.getcwd(),
+                   **({} if module is None else dict(module=module)),
                    **{FLAGS[option]: True
                       for option in options})
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)

@@ -39,7 +39,8 @@ through ``$PYTHON``: with the environment of :func:`python_env`, that is
 ``tests/forkpython.py``, a client of a second kind of server
 (:func:`serve_socket`) that forks each ``python SCRIPT.py`` it is asked for,
 several at once (the workers torchrun starts together), with the client's
-standard streams; bash, hexa_mm's launcher and torchrun stay real processes.
+standard streams, and torchrun itself (``python -m torch.distributed.run``);
+bash and hexa_mm's launcher stay real processes.
 
 The server is this file run as a script: with no argument it reads one JSON
 request a line on standard input and answers the children's pids, then
@@ -95,7 +96,9 @@ def _child(request: Dict, env: Dict[str, str],
     Args:
         request (dict): ``argv`` (the script first), ``cwd``; ``stdout``
             and ``stderr`` (file paths) when ``fds`` is None; optionally
-            ``unbuffered`` and ``safe_path`` (Python's ``-u`` and ``-P``).
+            ``unbuffered`` and ``safe_path`` (Python's ``-u`` and ``-P``),
+            and ``module``: run it as ``python -m MODULE`` (``argv[0]`` is
+            then replaced by its file).
         env (dict[str, str]): The child's environment.
         fds (Sequence[int], optional): Its standard input, output and error,
             else ``/dev/null`` and the request's files.
@@ -130,16 +133,23 @@ def _child(request: Dict, env: Dict[str, str],
     torch.set_num_threads(
         int(threads) if threads.isdigit() else len(os.sched_getaffinity(0)))
     np.random.seed(int.from_bytes(os.urandom(4), 'little'))
+    module = request.get('module')
     script = request['argv'][0]
     sys.argv = list(request['argv'])
     # as a cold start: the request's PYTHONPATH in place of the server's
     sys.path[:] = [
         path for path in env.get('PYTHONPATH', '').split(os.pathsep) if path
     ] + [path for path in sys.path if path not in own]
-    if not request.get('safe_path'):
-        sys.path.insert(0, os.path.dirname(os.path.realpath(script)))
+    if not request.get('safe_path'):  # -m: the working directory first
+        sys.path.insert(
+            0,
+            os.getcwd() if module else os.path.dirname(
+                os.path.realpath(script)))
     try:
-        runpy.run_path(script, run_name='__main__')
+        if module:  # sys.argv[0] becomes the module's file, as with -m
+            runpy.run_module(module, run_name='__main__', alter_sys=True)
+        else:
+            runpy.run_path(script, run_name='__main__')
         status = 0
     except SystemExit as exit_:
         status = _exit_status(exit_.code)
