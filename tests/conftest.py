@@ -320,8 +320,8 @@ def digits_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _digits_run(work: Path) -> str:
-    """Make :func:`digits_run` in ``work``; its path. The launcher and
-    torchrun are real, the workers forked (:func:`forkrun.python_env`)."""
+    """Make :func:`digits_run` in ``work``; its path. The launcher is
+    real, torchrun and the workers forked (:func:`forkrun.python_env`)."""
     env = python_env(
         dict(os.environ,
              OMP_NUM_THREADS='1',

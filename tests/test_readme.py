@@ -5,8 +5,8 @@ and its first ``error:`` line checked.
 ``test_every_readme_command_is_walked`` fails when the README gains a
 command that :data:`WALKS` does not cover.
 
-The shell tools run for real (bash, hexa_mm's launcher, torchrun) with a
-``PYTHON`` that forks their Python tools and workers from a preloaded server
+The shell tools run for real (bash, hexa_mm's launcher) with a ``PYTHON``
+that forks their Python tools, torchrun and workers from a preloaded server
 (:func:`forkrun.python_env`); the Python commands are forked too
 (:func:`forkrun.run_python`), but the one cold start of
 ``extract_backbone_weights.py``.

@@ -129,7 +129,7 @@ def test_a_training_step_logs_both_generators(user_dir: Path) -> None:
 
 @pytest.mark.integration
 def test_the_tutorial_command_trains(user_dir: Path) -> None:
-    # the launcher and torchrun real, the 2 workers forked from a preloaded
+    # the launcher real, torchrun and the 2 workers forked from a preloaded
     # server (forkrun.python_env)
     env = python_env(
         dict(os.environ, HEXA_MM=str(ROOT), OMP_NUM_THREADS='1',

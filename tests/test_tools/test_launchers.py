@@ -1,10 +1,10 @@
 """tools/dist_train.sh and tools/slurm_train.sh: one error line whatever the
 number of processes, a busy port, and no worker left behind by a kill.
 
-The launchers, torchrun and srun are real processes in every test. Where a
-test reads what the workers print, they are forked from a preloaded server
-(:func:`forkrun.python_env`); where it kills the launcher, they are real
-too (a forked worker's parent is the server, not torchrun)."""
+The launchers and srun are real processes in every test. Where a test reads
+what the workers print, torchrun and the workers are forked from a preloaded
+server (:func:`forkrun.python_env`); where it kills the launcher, they are
+real too (a forked process's parent is the server, not its launcher)."""
 import os
 import signal
 import socket
