@@ -8,15 +8,13 @@ command that :data:`WALKS` does not cover.
 The shell tools run for real (bash, hexa_mm's launcher) with a ``PYTHON``
 that forks their Python tools, torchrun and workers from a preloaded server
 (:func:`forkrun.python_env`); the Python commands are forked too
-(:func:`forkrun.run_python`), but the one cold start of
-``extract_backbone_weights.py``.
+(:func:`forkrun.run_python`).
 """
 import importlib.util
 import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Callable, Dict, List, NamedTuple
 
@@ -102,10 +100,6 @@ class Context(NamedTuple):
                           env=dict(self.env, **(env or {})),
                           cwd=cwd or self.cwd)
         return Outcome(proc.returncode, proc.stdout, proc.stderr)
-
-    def cold_python(self, script: str, *args: str) -> Outcome:
-        """Run one of the repository's Python tools in a new interpreter."""
-        return self.tool(sys.executable, ROOT / script, *args)
 
     def bash(self, script: str, *args: str, **kwargs) -> Outcome:
         """Run one of the repository's shell tools."""
@@ -253,10 +247,8 @@ def _feature_quality(ctx: Context) -> Outcome:
 
 
 def _extract(ctx: Context) -> Outcome:
-    """In a new interpreter: the one cold start of this tool."""
-    return ctx.cold_python(
-        'tools/model_converters/extract_backbone_weights.py', ctx.checkpoint,
-        ctx.cwd / 'extracted.pth')
+    return ctx.python('tools/model_converters/extract_backbone_weights.py',
+                      ctx.checkpoint, ctx.cwd / 'extracted.pth')
 
 
 def _needs(module: str) -> None:

@@ -10,7 +10,7 @@ from typing import Dict
 import pytest
 import torch
 
-from forkrun import python_env, start_python
+from forkrun import python_env, run_python, start_python
 from hexa_mm.testing import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,12 +59,10 @@ def test_gpu_wheels_are_the_tested_versions() -> None:
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='needs no CUDA')
 def test_gpu_check_refuses_without_cuda() -> None:
-    proc = subprocess.run([sys.executable, 'tools/analysis/gpu_check.py'],
-                          cwd=ROOT,
-                          env=env(),
-                          capture_output=True,
-                          text=True,
-                          timeout=300)
+    proc = run_python(['tools/analysis/gpu_check.py'],
+                      cwd=ROOT,
+                      env=env(),
+                      timeout=300)
     assert proc.returncode == 2
     assert proc.stderr.strip() == ('error: no CUDA device; use --dry-run on '
                                    'a CPU machine.')

@@ -66,15 +66,13 @@ def test_dist_train_two_cpu_processes(digits_run: Path, tmp_path: Path,
     queue = ckpt['state_dict']['queue']
     assert int(ckpt['state_dict']['queue_ptr']) == 0
     assert torch.allclose(queue.norm(dim=0), torch.ones(64), atol=1e-5)
-    # the offline kNN tool gives the online monitor's last figure (in a new
-    # interpreter: the one cold start of knn.py)
+    # the offline kNN tool gives the online monitor's last figure
     online = float(log.rsplit('knn/top1:', 1)[1].split()[0])
-    proc = subprocess.run(
-        [sys.executable,
-         str(ROOT / 'tools/benchmarks/classification/knn.py'), str(DIGITS),
-         str(digits_run / 'epoch_2.pth'), '--work-dir', str(tmp_path),
+    proc = run_python(
+        [ROOT / 'tools/benchmarks/classification/knn.py', DIGITS,
+         digits_run / 'epoch_2.pth', '--work-dir', tmp_path,
          '--cfg-options', *tiny_eval_options],
-        cwd=ROOT, env=env(), capture_output=True, text=True, timeout=300)
+        cwd=ROOT, env=env(), timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     offline = float(proc.stdout.strip().splitlines()[-1].split()[-1])
     assert abs(offline - online) < 0.01
