@@ -257,7 +257,7 @@ def test_cpu_amp_wrapper_named_in_a_config_trains(tmp_path: Path) -> None:
 def _run_workers(launcher: str, out_dir: Path) -> str:
     """Train the toy config with 2 CPU processes started as ``launcher``
     starts them; each forked from a preloaded server
-    (:func:`forkrun.python_env`), torchrun real.
+    (:func:`forkrun.python_env`), as torchrun is.
 
     Args:
         launcher (str): ``'pytorch'`` (torchrun) or ``'slurm'`` (two
@@ -280,7 +280,7 @@ def _run_workers(launcher: str, out_dir: Path) -> str:
     python = env['PYTHON']
     if launcher == 'pytorch':
         commands = [[
-            sys.executable, '-m', 'torch.distributed.run', '--nnodes=1',
+            python, '-m', 'torch.distributed.run', '--nnodes=1',
             '--nproc_per_node=2', '--master_addr=127.0.0.1',
             f'--master_port={free_port()}', '--no-python', python, __file__,
             str(out_dir), launcher
