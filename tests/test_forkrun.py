@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from forkrun import python_env, run_python, start_python
+from hexa_mm.testing import free_port
 
 # the server is a subprocess that imports torch and the OpenMMLab stack
 pytestmark = pytest.mark.integration
@@ -273,6 +274,38 @@ def test_the_shells_python_takes_u_and_p_and_runs_the_rest_for_real(
     assert not run('tool/launch.py', 'torchrun')['preloaded']
     assert run('tool/launch.py', 'worker', 'x.py')['preloaded']
     assert not run('-c', SHIM_PROBE)['preloaded']
+
+
+def test_the_shells_python_forks_torchrun_and_its_workers(
+        shim_env: dict, tmp_path: Path) -> None:
+    # no real interpreter to fall back on: torchrun runs only if forked
+    no_real = dict(shim_env, FORKRUN_PYTHON=str(tmp_path / 'no-python'))
+    proc = subprocess.run([
+        shim_env['PYTHON'], '-m', 'torch.distributed.run', '--nnodes=1',
+        '--nproc_per_node=2', f'--master_port={free_port()}', '--no-python',
+        shim_env['PYTHON'], 'tool/probe.py', 'x'
+    ],
+                          env=no_real,
+                          cwd=tmp_path,
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    workers = [
+        json.loads(line) for line in proc.stdout.splitlines()
+        if line.startswith('{')
+    ]
+    assert len(workers) == 2
+    assert all(w['preloaded'] and w['argv'] == ['tool/probe.py', 'x']
+               for w in workers)
+    # any other module still needs the real interpreter
+    other = subprocess.run([shim_env['PYTHON'], '-m', 'json.tool', '-h'],
+                           env=no_real,
+                           cwd=tmp_path,
+                           capture_output=True,
+                           text=True,
+                           timeout=300)
+    assert other.returncode != 0 and 'os.execv(real' in other.stderr
 
 
 def test_the_shells_python_forwards_signals_and_takes_its_child_along(
