@@ -45,20 +45,17 @@ from forkrun import close_servers, python_env, run_python
 from hexa_mm import register_all_modules
 from hexa_mm.engine.pretrained import extract_backbone_state_dict
 from hexa_mm.registry import MODELS
-from hexa_mm.testing import free_port
+from hexa_mm.testing import NARROW_RESNET18, cfg_options, free_port
 from hexa_mm.testing.tiny_downstream import make_tiny_downstream_data
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = ROOT / 'tests'
 MOCO_R50 = ROOT / 'configs/mocov2/mocov2_resnet50_8xb32-coslr-200e_in1k.py'
 MOCO_DIGITS = ROOT / 'configs/mocov2/mocov2_resnet18_2xb64-coslr-30e_digits.py'
-# The digits configs' ResNet-18 at a quarter of the width (16 channels out
-# of the stem, 128 into the neck), for the short runs of the suite: they
-# test tools, launchers and checkpoints, not a width. A 2-epoch tiny run
-# takes a third of the CPU, its checkpoints 9 MB instead of 132 MB.
-NARROW = ('model.backbone.base_channels=16',
-          'model.backbone.stem_channels=16', 'model.neck.in_channels=128',
-          'model.neck.hid_channels=128')
+# The narrow ResNet-18 (hexa_mm.testing.NARROW_RESNET18) for the short runs
+# of the suite: a 2-epoch tiny run takes a third of the CPU, its checkpoints
+# 9 MB instead of 132 MB.
+NARROW = tuple(cfg_options(NARROW_RESNET18))
 # a 60-image kNN check
 TINY_VAL = ('val_dataloader.dataset.bank.indices=40',
             'val_dataloader.dataset.query.indices=20')

@@ -7,9 +7,10 @@ import it explicitly.
 """
 from .ports import free_port
 from .tiny_downstream import make_tiny_downstream_data
-from .tiny_models import deepcluster_cfg, samples, tiny_deepcluster
+from .tiny_models import (NARROW_RESNET18, cfg_options, deepcluster_cfg,
+                          samples, tiny_deepcluster)
 
 __all__ = [
-    'deepcluster_cfg', 'free_port', 'make_tiny_downstream_data', 'samples',
-    'tiny_deepcluster'
+    'NARROW_RESNET18', 'cfg_options', 'deepcluster_cfg', 'free_port',
+    'make_tiny_downstream_data', 'samples', 'tiny_deepcluster'
 ]

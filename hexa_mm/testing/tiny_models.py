@@ -14,6 +14,28 @@ PROTOTYPES = (5, 3, 4)
 FEAT_DIM = 8
 #: Normalisation of the 32 px digits (``configs/_base_/datasets/digits*``).
 DIGITS_MEAN, DIGITS_STD = 78.85, 88.94
+#: The digits configs' ResNet-18 at a quarter of the width (16 channels out
+#: of the stem, 128 into the neck), as config keys: for short runs that test
+#: tools, launchers and checkpoints, not a width (the test suite's, the GPU
+#: check's dry run).
+NARROW_RESNET18 = {
+    'model.backbone.base_channels': 16,
+    'model.backbone.stem_channels': 16,
+    'model.neck.in_channels': 128,
+    'model.neck.hid_channels': 128,
+}
+
+
+def cfg_options(options: dict) -> List[str]:
+    """Config keys and values as ``--cfg-options`` arguments.
+
+    Args:
+        options (dict): Values by dotted config key.
+
+    Returns:
+        list[str]: ``key=value`` strings.
+    """
+    return [f'{key}={value}' for key, value in options.items()]
 
 
 def deepcluster_cfg(**overrides) -> dict:

@@ -11,6 +11,7 @@ from conftest import MOCO_DIGITS
 from hexa_mm.engine.config_text import FormatOnceConfig
 from hexa_mm.engine.schedule import set_max_epochs
 from hexa_mm.registry import RUNNERS
+from hexa_mm.testing import NARROW_RESNET18
 
 
 @pytest.fixture
@@ -53,10 +54,7 @@ def test_the_runner_formats_its_config_once(tmp_path: Path,
         'train_dataloader.batch_size': 8,
         'train_dataloader.dataset.indices': 16,
         'model.queue_len': 16,
-        'model.backbone.base_channels': 16,
-        'model.backbone.stem_channels': 16,
-        'model.neck.in_channels': 128,
-        'model.neck.hid_channels': 128,
+        **NARROW_RESNET18,
         'default_hooks.checkpoint.interval': 1,
         'work_dir': str(tmp_path),
     })

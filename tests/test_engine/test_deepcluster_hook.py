@@ -22,7 +22,7 @@ from hexa_mm.evaluation import extract_features, knn_accuracy
 from hexa_mm.models import BankClustering
 from hexa_mm.models.utils import spherical_kmeans
 from hexa_mm.registry import DATASETS, MODELS, RUNNERS
-from hexa_mm.testing import deepcluster_cfg, free_port
+from hexa_mm.testing import NARROW_RESNET18, deepcluster_cfg, free_port
 from hexa_mm.utils import ConfigError
 
 register_all_modules()
@@ -392,10 +392,7 @@ def test_digits_knn_rises_above_random_init(tmp_path: Path) -> None:
         'work_dir': str(tmp_path),
         'experiment_name': tmp_path.name,
         'model.num_prototypes': [10, 10, 10],
-        'model.backbone.base_channels': 16,
-        'model.backbone.stem_channels': 16,
-        'model.neck.in_channels': 128,
-        'model.neck.hid_channels': 128,
+        **NARROW_RESNET18,
         'train_dataloader.dataset.indices': 704,
         'optim_wrapper.optimizer.lr': 0.015,
         'default_hooks.logger.interval': 50,

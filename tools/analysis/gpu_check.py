@@ -83,6 +83,7 @@ def sizes(dry_run: bool) -> dict:
         dict: Sizes by part.
     """
     if dry_run:
+        from hexa_mm.testing import NARROW_RESNET18, cfg_options
         return dict(
             moco=dict(
                 depth=18, batch=4, size=16, queue=256, repeats=2, warmup=1),
@@ -90,15 +91,11 @@ def sizes(dry_run: bool) -> dict:
                 config=HEXA_MOCO_DIGITS, batch=4, size=16, repeats=2,
                 warmup=1),
             kmeans=dict(num_samples=4000, clusters=1100, sets=1, iters=2),
-            # the digits configs' ResNet-18 at a quarter of the width
             dist=dict(
                 batch=8,
                 images=16,
                 dcluster_images=32,
-                options=('model.backbone.base_channels=16',
-                         'model.backbone.stem_channels=16',
-                         'model.neck.in_channels=128',
-                         'model.neck.hid_channels=128')))
+                options=cfg_options(NARROW_RESNET18)))
     return dict(
         moco=dict(
             depth=50, batch=32, size=224, queue=65536, repeats=10, warmup=3),
